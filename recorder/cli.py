@@ -1,0 +1,68 @@
+"""The `pumpwatch` command: thin subcommands over the library; heavy imports happen inside each command."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from recorder import __version__
+from recorder.config import DEFAULT_CONFIG, Config, ConfigError, load_config
+
+EXIT_USAGE = 2
+
+
+def fail(message: str) -> None:
+    """A user error: one clear line on stderr, exit status 2, nothing started."""
+    click.echo(f"pumpwatch: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def config_option(command: Callable) -> Callable:
+    """`--config PATH` on every subcommand (also accepted before the subcommand)."""
+
+    @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+                  help=f"YAML config file [default: {DEFAULT_CONFIG}]")
+    @click.pass_context
+    @functools.wraps(command)
+    def wrapper(ctx: click.Context, config_path: Path | None, **kwargs):
+        path = config_path or ctx.find_root().params.get("config_path") or DEFAULT_CONFIG
+        try:
+            config = load_config(path)
+        except ConfigError as exc:
+            fail(str(exc))
+        return ctx.invoke(command, config, **kwargs)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help=f"YAML config file [default: {DEFAULT_CONFIG}]")
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.version_option(__version__, prog_name="pumpwatch")
+def cli(config_path: Path | None, log_level: str) -> None:
+    """PumpWatch: record every trade continuously, detect Upbit KRW listings, extract and analyse the window."""
+    from recorder.logs import setup_logging
+
+    setup_logging(log_level)
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Validate and show the configuration."""
+
+
+@config_group.command("check")
+@config_option
+def config_check(config: Config) -> None:
+    """Validate the config and print the effective configuration (defaults filled in)."""
+    click.echo(config.to_yaml(), nl=False)
+
+
+def main() -> None:
+    cli(prog_name="pumpwatch")

@@ -1,0 +1,79 @@
+"""A bounded on-disk spool of batches the store could not take yet, replayed oldest first.
+
+Trades are Arrow IPC files, other rows JSON; each file is written to a temporary name and renamed,
+so a crash never leaves a half batch to replay. A replayed file is deleted only after the store
+accepted it; the store's dedup key makes a replay after a crash harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from recorder.store.base import CoverageRow, GapRow
+from recorder.trade_row import rows_to_table, table_to_rows
+
+LOG = logging.getLogger(__name__)
+
+ROW_TYPES = {"coverage": CoverageRow, "gaps": GapRow}
+
+
+class SpoolFull(Exception):
+    """The spool reached its byte limit; the caller must say so loudly (this is data at risk)."""
+
+
+class Spool:
+    def __init__(self, directory: Path, max_bytes: int = 10 * 1024**3) -> None:
+        self.directory = directory
+        self.max_bytes = max_bytes
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.tmp"):
+            stale.unlink()
+        existing = self.files()
+        self._next = int(existing[-1].name.split(".")[0]) + 1 if existing else 0
+        self._bytes = sum(path.stat().st_size for path in existing)
+
+    def files(self) -> list[Path]:
+        return sorted(p for p in self.directory.iterdir() if p.suffix in (".arrow", ".json"))
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self.files())
+
+    def put(self, kind: str, rows: list) -> Path:
+        if self._bytes >= self.max_bytes:
+            raise SpoolFull(f"spool {self.directory} holds {self._bytes} bytes (limit {self.max_bytes})")
+        suffix = "arrow" if kind == "trades" else "json"
+        path = self.directory / f"{self._next:012d}.{kind}.{suffix}"
+        self._next += 1
+        tmp = path.with_name(path.name + ".tmp")
+        if kind == "trades":
+            table = rows_to_table(rows)
+            with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
+                writer.write_table(table)
+        else:
+            tmp.write_text(json.dumps([list(row) for row in rows]), encoding="utf-8")
+        os.replace(tmp, path)
+        self._bytes += path.stat().st_size
+        return path
+
+    def read(self, path: Path) -> tuple[str, list]:
+        kind = path.name.split(".")[1]
+        if kind == "trades":
+            with pa.memory_map(str(path)) as source:
+                return kind, table_to_rows(ipc.open_file(source).read_all())
+        row_type = ROW_TYPES[kind]
+        return kind, [row_type(*values) for values in json.loads(path.read_text(encoding="utf-8"))]
+
+    def remove(self, path: Path) -> None:
+        size = path.stat().st_size
+        path.unlink()
+        self._bytes -= size

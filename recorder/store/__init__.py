@@ -1,0 +1,20 @@
+"""Stores: one small protocol, two implementations (embedded SQLite, QuestDB), chosen in config."""
+
+from __future__ import annotations
+
+from recorder.config import Config
+from recorder.store.base import CoverageRow, GapRow, NoticeRow, Store, TriggerRow
+
+
+def open_store(config: Config, *, create: bool = True) -> Store:
+    """The store the config names; heavy client imports happen only for the kind in use."""
+    if config.store.kind == "questdb":
+        from recorder.store.questdb import QuestDBStore
+
+        return QuestDBStore(config.store.questdb.ilp, config.store.questdb.pg, retention_s=config.store.retention)
+    from recorder.store.embedded import EmbeddedStore
+
+    return EmbeddedStore(config.data_path / config.store.embedded_file, retention_s=config.store.retention, create=create)
+
+
+__all__ = ["CoverageRow", "GapRow", "NoticeRow", "Store", "TriggerRow", "open_store"]

@@ -1,0 +1,164 @@
+"""Batches rows from the event loop and writes them to the store on a thread of its own.
+
+The websocket side only appends to a list; a batch is handed over at `flush_rows` rows or every
+`flush_interval`. When the store fails or falls behind, batches go to the on-disk spool and are
+replayed in order when it recovers, so memory stays bounded and the event loop never waits.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from recorder.spool import Spool, SpoolFull
+from recorder.store.base import Store
+
+LOG = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+@dataclass
+class WriterStats:
+    rows_written: int = 0
+    batches_written: int = 0
+    batches_spooled: int = 0
+    batches_replayed: int = 0
+    rows_lost: int = 0
+    store_ok: bool = True
+    last_error: str = ""
+    last_write_lag_s: float = 0.0
+    written_by_kind: dict[str, int] = field(default_factory=dict)
+
+
+class StoreWriter:
+    """The only thread that writes to the store."""
+
+    def __init__(
+        self,
+        store: Store,
+        spool_dir: Path,
+        *,
+        flush_rows: int = 5000,
+        max_pending_batches: int = 64,
+        retry_interval_s: float = 1.0,
+        spool_max_bytes: int = 10 * 1024**3,
+    ) -> None:
+        self.store = store
+        self.spool = Spool(spool_dir, spool_max_bytes)
+        self.flush_rows = flush_rows
+        self.max_pending_batches = max_pending_batches
+        self.retry_interval_s = retry_interval_s
+        self.stats = WriterStats()
+        self._queue: queue.Queue = queue.Queue()
+        self._pending: dict[str, list] = {}
+        self._pending_since: float | None = None
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+        self._retry_at = 0.0
+
+    # --- called from the event loop (or any thread) ------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def add(self, kind: str, row: tuple) -> None:
+        with self._lock:
+            rows = self._pending.setdefault(kind, [])
+            rows.append(row)
+            if self._pending_since is None:
+                self._pending_since = time.monotonic()
+            if len(rows) >= self.flush_rows:
+                self._queue.put((kind, self._pending.pop(kind), time.monotonic()))
+
+    def add_many(self, kind: str, rows: Sequence[tuple]) -> None:
+        if rows:
+            self._queue.put((kind, list(rows), time.monotonic()))
+
+    def flush(self) -> None:
+        """Hand every partial batch to the writer thread (called every `flush_interval`)."""
+        with self._lock:
+            pending, self._pending, self._pending_since = self._pending, {}, None
+        for kind, rows in pending.items():
+            if rows:
+                self._queue.put((kind, rows, time.monotonic()))
+
+    def backlog(self) -> int:
+        return self._queue.qsize()
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Flush, drain and stop; returns False if the writer did not finish in time (rows then sit in the spool)."""
+        self.flush()
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    # --- the writer thread ---------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            try:
+                item = self._queue.get(timeout=self.retry_interval_s)
+            except queue.Empty:
+                self._replay()
+                continue
+            if item is _STOP:
+                self._replay(deadline=time.monotonic() + 10.0)
+                return
+            kind, rows, queued_at = item
+            if len(self.spool) or self._queue.qsize() > self.max_pending_batches:
+                self._to_spool(kind, rows)
+                self._replay()
+            elif not self._write(kind, rows, queued_at):
+                self._to_spool(kind, rows)
+
+    def _write(self, kind: str, rows: list, queued_at: float | None = None) -> bool:
+        try:
+            getattr(self.store, f"write_{kind}")(rows)
+        except Exception as exc:  # any store failure: keep the rows, say so once per state change
+            if self.stats.store_ok:
+                LOG.error("store write failed, spooling to %s until it recovers: %s", self.spool.directory, exc)
+            self.stats.store_ok = False
+            self.stats.last_error = str(exc)[:500]
+            self._retry_at = time.monotonic() + self.retry_interval_s
+            return False
+        if not self.stats.store_ok:
+            LOG.warning("store writes recovered; replaying %d spooled batches", len(self.spool))
+        self.stats.store_ok = True
+        self.stats.batches_written += 1
+        self.stats.written_by_kind[kind] = self.stats.written_by_kind.get(kind, 0) + len(rows)
+        if kind == "trades":
+            self.stats.rows_written += len(rows)
+        if queued_at is not None:
+            self.stats.last_write_lag_s = time.monotonic() - queued_at
+        return True
+
+    def _to_spool(self, kind: str, rows: list) -> None:
+        try:
+            self.spool.put(kind, rows)
+            self.stats.batches_spooled += 1
+        except (SpoolFull, OSError) as exc:
+            self.stats.rows_lost += len(rows)
+            LOG.error("LOST %d %s rows: the store is failing and the spool cannot take more: %s", len(rows), kind, exc)
+
+    def _replay(self, deadline: float | None = None) -> None:
+        if not self.stats.store_ok and time.monotonic() < self._retry_at and deadline is None:
+            return
+        for path in self.spool.files():
+            if deadline is not None and time.monotonic() > deadline:
+                return
+            try:
+                kind, rows = self.spool.read(path)
+            except Exception as exc:
+                LOG.error("unreadable spool file %s kept aside: %s", path, exc)
+                path.rename(path.with_name(path.name + ".bad"))
+                continue
+            if not self._write(kind, rows):
+                return
+            self.spool.remove(path)
+            self.stats.batches_replayed += 1
+            if self._queue.qsize() > self.max_pending_batches:
+                return

@@ -1,0 +1,92 @@
+"""Config: defaults, durations, and one clear message (file, key, expectation) with exit status 2 for mistakes."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+
+from recorder.cli import cli
+from recorder.config import Config, ConfigError, format_duration, load_config, parse_duration
+from tests.conftest import REPO
+
+
+def test_shipped_config_is_valid_and_enables_all_12_markets():
+    config = load_config(REPO / "config" / "pumpwatch.yaml")
+    assert config.store.kind == "embedded"
+    assert len(config.enabled_markets()) == 12
+    assert config.upbit.poll_interval == 3.0
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("5s", 5), ("500ms", 0.5), ("24h", 86400), ("30d", 2592000), ("10m", 600)])
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
+    assert parse_duration(format_duration(seconds)) == seconds
+
+
+@pytest.mark.parametrize("bad", ["5", 5, "5x", "-1s", "", None, "s"])
+def test_bad_durations_are_rejected(bad):
+    with pytest.raises(ValueError, match="expected a duration"):
+        parse_duration(bad)
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        ("store:\n  kind: mongodb\n", "store.kind"),
+        ("store:\n  retention: 30\n", "store.retention: expected a duration"),
+        ("bogus: 1\n", "bogus: unknown key"),
+        ("exchanges:\n  binance:\n    spot:\n      enabled: maybe\n", "exchanges.binance.spot.enabled"),
+        ("exchanges:\n  kraken: {}\n", "exchanges.kraken: unknown key"),
+        ("exchanges:\n  okx:\n    spot:\n      ws_base: ws://127.0.0.1:1\n", "wss://"),
+        ("exchanges:\n  okx:\n    futures:\n      max_symbols_per_connection: zero\n", "max_symbols_per_connection"),
+        ("store:\n  questdb:\n    ilp: tcp::addr=localhost:9009;\n", "store.questdb.ilp"),
+        ("- a\n- b\n", "expected a mapping"),
+        ("store: [\n", "not valid YAML"),
+    ],
+)
+def test_config_errors_name_file_and_key(tmp_path, yaml_text, expected):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(path) in str(info.value) and expected in str(info.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_config_check_prints_effective_config_and_rejects_bad_ones(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text("store:\n  retention: 7d\n")
+    result = CliRunner().invoke(cli, ["config", "check", "--config", str(good)])
+    assert result.exit_code == 0, result.output
+    assert "retention: 7d" in result.output and "poll_interval: 3s" in result.output
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("upbit:\n  poll_interval: often\n")
+    result = CliRunner().invoke(cli, ["--config", str(bad), "config", "check"])
+    assert result.exit_code == 2
+    assert "upbit.poll_interval" in result.output and str(bad) in result.output
+
+
+def test_config_is_frozen():
+    with pytest.raises(Exception, match="frozen"):
+        Config().data_dir = "x"
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+                    max_leaves=10))
+def test_arbitrary_yaml_never_crashes_the_loader(tmp_path_factory, value):
+    import yaml
+
+    path = tmp_path_factory.mktemp("cfg") / "c.yaml"
+    path.write_text(yaml.safe_dump(value))
+    with contextlib.suppress(ConfigError):
+        load_config(path)

@@ -1,0 +1,81 @@
+"""The writer: batches reach the store; a store outage spools to disk and replays in order, losing nothing."""
+
+from __future__ import annotations
+
+from recorder.spool import Spool
+from recorder.store.base import CoverageRow
+from recorder.store.embedded import EmbeddedStore
+from recorder.writer import StoreWriter
+from tests.conftest import eventually
+from tests.recorder.store.test_store_contract import T0, S, trade
+
+
+class FlakyStore(EmbeddedStore):
+    """An embedded store that can be switched off, like a QuestDB server going away."""
+
+    down = False
+    order: list[str]
+
+    def write_trades(self, rows):
+        if self.down:
+            raise ConnectionError("store unreachable")
+        self.order.extend(r.trade_id for r in rows)
+        super().write_trades(rows)
+
+
+def _store(tmp_path) -> FlakyStore:
+    store = FlakyStore(tmp_path / "s.sqlite")
+    store.order = []
+    return store
+
+
+def test_rows_are_written_at_flush_rows_or_on_flush(tmp_path):
+    store = _store(tmp_path)
+    writer = StoreWriter(store, tmp_path / "spool", flush_rows=10)
+    writer.start()
+    for i in range(25):
+        writer.add("trades", trade("AAA", T0 + i, str(i)))
+    eventually(lambda: writer.stats.rows_written == 20)
+    writer.flush()
+    eventually(lambda: writer.stats.rows_written == 25)
+    assert writer.stop()
+    assert store.read_window("AAA", T0, T0 + S).num_rows == 25
+
+
+def test_outage_spools_then_replays_in_order_without_loss_or_duplicates(tmp_path):
+    store = _store(tmp_path)
+    writer = StoreWriter(store, tmp_path / "spool", flush_rows=5, retry_interval_s=0.05)
+    writer.start()
+    store.down = True
+    for i in range(50):
+        writer.add("trades", trade("AAA", T0 + i, f"{i:03d}"))
+    eventually(lambda: writer.stats.batches_spooled == 10)
+    assert not writer.stats.store_ok and store.read_window("AAA", T0, T0 + S).num_rows == 0
+    store.down = False
+    for i in range(50, 60):
+        writer.add("trades", trade("AAA", T0 + i, f"{i:03d}"))
+    eventually(lambda: writer.stats.rows_written == 60 and len(writer.spool) == 0)
+    assert writer.stop()
+    assert store.order == [f"{i:03d}" for i in range(60)]
+    assert store.read_window("AAA", T0, T0 + S).num_rows == 60
+    assert writer.stats.rows_lost == 0
+
+
+def test_spool_survives_a_restart(tmp_path):
+    store = _store(tmp_path)
+    store.down = True
+    writer = StoreWriter(store, tmp_path / "spool", flush_rows=3, retry_interval_s=0.05)
+    writer.start()
+    for i in range(9):
+        writer.add("trades", trade("AAA", T0 + i, str(i)))
+    writer.add("coverage", CoverageRow(T0, "okx", "spot", "c1", "h:1", "up", "AAA-USDT"))
+    writer.stop(timeout=5)
+    assert len(Spool(tmp_path / "spool")) >= 3
+
+    store.down = False
+    restarted = StoreWriter(store, tmp_path / "spool", retry_interval_s=0.05)
+    restarted.start()
+    eventually(lambda: len(restarted.spool) == 0)
+    assert restarted.stop()
+    assert store.read_window("AAA", T0, T0 + S).num_rows == 9
+    assert len(store.read_coverage("okx", "spot", T0, T0)) == 1
