@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from extractor.cli import extract_options
 from recorder import __version__
 from recorder.config import DEFAULT_CONFIG, Config, ConfigError, load_config
 
@@ -62,6 +63,16 @@ def config_group() -> None:
 def config_check(config: Config) -> None:
     """Validate the config and print the effective configuration (defaults filled in)."""
     click.echo(config.to_yaml(), nl=False)
+
+
+@cli.command("extract")
+@config_option
+@extract_options
+def extract_command(config: Config, **options) -> None:
+    """Write the event folder of one listing window (also installed as `extract`)."""
+    from extractor.cli import run_extract
+
+    run_extract(config, **options)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Post-hoc extraction: window reads, coverage verdicts, event folders, the `extract` CLI."""

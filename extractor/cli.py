@@ -1,0 +1,88 @@
+"""`extract --symbol TIA --at <ts>`: the same command as `pumpwatch extract`."""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from recorder.config import Config, parse_duration
+
+TICKER = re.compile(r"^[A-Z0-9]{1,15}$")
+
+
+def _duration(_ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param=param) from None
+
+
+def wait_for(deadline_ns: int, label: str) -> None:
+    """Sleep until `deadline_ns`, showing a countdown on stderr (the window is not complete yet)."""
+    while (remaining := (deadline_ns - time.time_ns()) / 1e9) > 0:
+        click.echo(f"\r{label}: waiting {remaining:5.1f}s for the window to close ", err=True, nl=False)
+        time.sleep(min(1.0, remaining))
+    click.echo("", err=True)
+
+
+def run_extract(config: Config, symbol: str, at: str, tz: str, before: float | None, after: float | None,
+                out: Path | None, title: str | None, notice_id: int | None, force: bool, wait: bool) -> None:
+    from extractor.extract import EventRequest, extract_event
+    from extractor.timeparse import TimeParseError, parse_at, zone
+    from recorder.cli import fail
+    from recorder.store import open_store
+
+    coin = symbol.strip().upper()
+    if not TICKER.match(coin):
+        fail(f"--symbol {symbol!r}: expected a coin ticker of 1-15 letters or digits, like TIA or 0G")
+    try:
+        announced = parse_at(at, zone(tz))
+    except TimeParseError as exc:
+        fail(f"--at: {exc}")
+    request = EventRequest(coin, announced, before if before is not None else config.extraction.before,
+                           after if after is not None else config.extraction.after, notice_id=notice_id, title=title)
+    ready_at = request.end_ns + round(config.extraction.settle * 1e9)
+    if ready_at > time.time_ns():
+        if not wait:
+            fail("the window has not closed yet (drop --no-wait to wait for it)")
+        wait_for(ready_at, f"{coin}")
+    try:
+        store = open_store(config, create=False)
+    except FileNotFoundError as exc:
+        fail(str(exc))
+    try:
+        folder = extract_event(store, config, request, out, force=force)
+    finally:
+        store.close()
+    click.echo(str(folder))
+
+
+def extract_options(command):
+    options = [
+        click.option("--symbol", required=True, help="coin ticker, e.g. TIA (matches every market and quote)"),
+        click.option("--at", "at", required=True, help="announcement time: ISO 8601, naive = --tz, or epoch s/ms"),
+        click.option("--tz", default="Asia/Seoul", show_default=True, help="zone for a naive --at"),
+        click.option("--before", callback=_duration, default=None, help="window before the announcement [config: 20s]"),
+        click.option("--after", callback=_duration, default=None, help="window after the announcement [config: 20s]"),
+        click.option("--out", type=click.Path(path_type=Path), default=None, help="events folder [data/events]"),
+        click.option("--title", default=None, help="notice title to record in metadata.json"),
+        click.option("--notice-id", type=int, default=None, help="Upbit notice id to record in metadata.json"),
+        click.option("--force", is_flag=True, help="replace an existing event folder instead of adding a version"),
+        click.option("--wait/--no-wait", default=True, show_default=True, help="wait for an unfinished window"),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def main() -> None:
+    from recorder.cli import cli
+
+    sys.argv[0] = "extract"
+    cli.main(args=["extract", *sys.argv[1:]], prog_name="extract")

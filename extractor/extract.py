@@ -1,0 +1,121 @@
+"""Read a listing's window from the store and write its event folder: the CLI and the service share this."""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from extractor.coverage import verdict
+from extractor.event_folder import folder_name, write_event
+from extractor.timeparse import iso_kst, iso_utc
+from recorder import __version__
+from recorder.config import Config
+from recorder.markets import MARKETS
+from recorder.store.base import Store
+
+S = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class EventRequest:
+    coin: str
+    announced_ns: int
+    before_s: float
+    after_s: float
+    detected_ns: int | None = None
+    notice_id: int | None = None
+    title: str | None = None
+    url: str | None = None
+
+    @property
+    def start_ns(self) -> int:
+        return self.announced_ns - round(self.before_s * S)
+
+    @property
+    def end_ns(self) -> int:
+        return self.announced_ns + round(self.after_s * S)
+
+
+def _factors(config: Config) -> dict[tuple[str, str, str], dict]:
+    """Conversion factors per (exchange, market, symbol) from the generated universe, when there is one."""
+    path = Path(config.recorder.symbols_file)
+    if not path.exists():
+        return {}
+    from recorder.universe import read_symbols_yaml
+
+    try:
+        universe = read_symbols_yaml(path)
+    except Exception:
+        return {}
+    return {
+        (i.exchange, i.market, i.symbol): {"price_factor": i.price_factor, "amount_factor": i.amount_factor, "multiplier": i.multiplier}
+        for i in universe.all_instruments()
+    }
+
+
+def market_summaries(store: Store, request: EventRequest, trades: pa.Table, heartbeat_s: float, factors: dict) -> list[dict]:
+    heartbeat_ns = round(heartbeat_s * S)
+    margin = 3 * heartbeat_ns
+    out = []
+    for spec in MARKETS:
+        mask = pc.and_(pc.equal(trades.column("exchange"), spec.exchange), pc.equal(trades.column("market"), spec.market))
+        part = trades.filter(mask)
+        rows = store.read_coverage(spec.exchange, spec.market, request.start_ns - margin, request.end_ns + margin)
+        gaps = store.read_gaps(request.start_ns, request.end_ns, spec.exchange, spec.market)
+        judged = verdict(request.coin, request.start_ns, request.end_ns, rows, gaps, heartbeat_ns, iso_utc)
+        traded = sorted(set(part.column("symbol").to_pylist()))
+        instruments = sorted(set(judged.instruments) | set(traded))
+        ts = part.column("ts").cast(pa.int64())
+        if judged.verdict in ("not_connected", "not_listed") and part.num_rows:
+            judged.verdict = "gap"
+            judged.gaps.append({"kind": "coverage_missing", "status": "open",
+                                "note": "trades are stored but the coverage rows for this window are missing"})
+        out.append({
+            "exchange": spec.exchange,
+            "market": spec.market,
+            "instruments": instruments,
+            "trades": part.num_rows,
+            "first_trade": iso_utc(pc.min(ts).as_py()) if part.num_rows else None,
+            "last_trade": iso_utc(pc.max(ts).as_py()) if part.num_rows else None,
+            "notional": float(pc.sum(part.column("notional")).as_py() or 0.0),
+            "factors": {s: factors[(spec.exchange, spec.market, s)] for s in instruments if (spec.exchange, spec.market, s) in factors},
+            "coverage": {"verdict": judged.verdict, "gaps": judged.gaps, "recorded_by": judged.processes},
+        })
+    return out
+
+
+def extract_event(store: Store, config: Config, request: EventRequest, out_dir: Path | None = None, *, force: bool = False) -> Path:
+    """Write the event folder for `request` and return its path."""
+    trades = store.read_window(request.coin, request.start_ns, request.end_ns)
+    markets = market_summaries(store, request, trades, config.recorder.coverage_heartbeat, _factors(config))
+    now = time.time_ns()
+    metadata = {
+        "coin": request.coin,
+        "announced_at": iso_utc(request.announced_ns),
+        "announced_at_kst": iso_kst(request.announced_ns),
+        "detected_at": iso_utc(request.detected_ns) if request.detected_ns else None,
+        "detection_latency_ms": (request.detected_ns - request.announced_ns) // 1_000_000 if request.detected_ns else None,
+        "notice_id": request.notice_id,
+        "title": request.title,
+        "url": request.url,
+        "window": {
+            "start": iso_utc(request.start_ns),
+            "end": iso_utc(request.end_ns),
+            "before_s": request.before_s,
+            "after_s": request.after_s,
+            "bounds": "[start, end): start inclusive, end exclusive",
+        },
+        "trades": trades.num_rows,
+        "store": store.kind,
+        "software": {"name": "pumpwatch", "version": __version__},
+        "extracted_at": iso_utc(now),
+        "extracted_by": socket.gethostname(),
+        "request": asdict(request),
+        "markets": markets,
+    }
+    return write_event(out_dir or config.events_path, folder_name(request.coin, request.announced_ns), trades, metadata, force=force)

@@ -1,0 +1,63 @@
+"""Parse `--at`: ISO 8601 with an offset, a naive time in a given zone (KST by default), or epoch s/ms."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+KST = ZoneInfo("Asia/Seoul")
+_EPOCH = re.compile(r"^\d{9,13}(\.\d+)?$")
+
+
+class TimeParseError(ValueError):
+    pass
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise TimeParseError(f"unknown time zone {name!r} (expected an IANA name like Asia/Seoul or UTC)") from None
+
+
+def parse_at(text: str, tz: ZoneInfo = KST) -> int:
+    """The instant `text` names, as integer ns since the epoch (UTC).
+
+    Epoch values: up to 10 integer digits are seconds, 13 are milliseconds. A naive ISO time is
+    taken in `tz` (Upbit announces in KST).
+    """
+    value = text.strip()
+    if _EPOCH.match(value):
+        integer = value.split(".")[0]
+        if len(integer) <= 10:
+            return round(float(value) * 1_000_000) * 1000
+        if len(integer) == 13:
+            return round(float(value) * 1000) * 1000
+        raise TimeParseError(f"{text!r}: epoch values must be seconds (10 digits) or milliseconds (13 digits)")
+    try:
+        moment = datetime.fromisoformat(value.replace(" ", "T", 1) if "T" not in value else value)
+    except ValueError:
+        raise TimeParseError(
+            f"{text!r} is not a time: use ISO 8601 (2026-11-20T14:00:00+09:00, or naive = KST) or epoch seconds/milliseconds"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+def iso_utc(ns: int) -> str:
+    """ns → ISO 8601 UTC with nanoseconds kept (`2026-11-20T05:00:00.123456789Z`)."""
+    seconds, rest = divmod(ns, 1_000_000_000)
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{rest:09d}Z"
+
+
+def iso_kst(ns: int) -> str:
+    seconds, rest = divmod(ns, 1_000_000_000)
+    return datetime.fromtimestamp(seconds, tz=KST).strftime("%Y-%m-%dT%H:%M:%S") + f".{rest // 1000:06d}+09:00"
+
+
+def folder_stamp(ns: int) -> str:
+    """`20261120T140000KST`: the event folder's time, in Upbit's zone."""
+    return datetime.fromtimestamp(ns // 1_000_000_000, tz=KST).strftime("%Y%m%dT%H%M%S") + "KST"
