@@ -70,7 +70,7 @@ def test_every_market_is_present_even_without_trades(env):
     _, store, _ = env
     store.write_trades([trade(T, "1", "okx", "futures")])
     folder = _extract(env)
-    meta, markets = _markets(folder)
+    _, markets = _markets(folder)
     assert len(markets) == 12
     for spec in MARKETS:
         raw = json.loads((folder / "raw" / spec.exchange / f"{spec.market}.json").read_text())

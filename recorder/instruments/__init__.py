@@ -1,0 +1,1 @@
+"""Instrument lists per market, parsed from each exchange's own REST payloads."""
