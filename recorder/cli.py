@@ -65,6 +65,25 @@ def config_check(config: Config) -> None:
     click.echo(config.to_yaml(), nl=False)
 
 
+@cli.group("listings")
+def listings_group() -> None:
+    """Upbit listing titles."""
+
+
+@listings_group.command("parse")
+def listings_parse() -> None:
+    """Read titles from stdin, one per line; print one JSON object per line, in order (a stable format)."""
+    import json
+
+    from recorder.upbit.titles import parse_title
+
+    if hasattr(sys.stdin, "reconfigure"):
+        sys.stdin.reconfigure(errors="replace")
+    for line in sys.stdin:
+        title = line.rstrip("\r\n")
+        click.echo(json.dumps(parse_title(title).as_dict(), ensure_ascii=False))
+
+
 @cli.command("extract")
 @config_option
 @extract_options

@@ -1,0 +1,1 @@
+"""Upbit: listing-title parsing and the announcement/market-list client pieces the watcher uses."""

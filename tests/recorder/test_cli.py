@@ -1,0 +1,45 @@
+"""The `pumpwatch` command line: subcommands listed, stable `listings parse` output, bad input exits 2."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from recorder.cli import cli
+
+
+def test_help_lists_the_subcommands():
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for name in ("config", "listings", "extract"):
+        assert name in result.output
+
+
+def test_listings_parse_prints_one_json_object_per_line_in_order():
+    titles = "커브(CRV) KRW, USDT 마켓 디지털 자산 추가\n플록(FLOCK), 포르타(FORT) 신규 거래지원 안내 (BTC, USDT 마켓)\n\n"
+    result = CliRunner().invoke(cli, ["listings", "parse"], input=titles)
+    assert result.exit_code == 0
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [line["title"] for line in lines] == ["커브(CRV) KRW, USDT 마켓 디지털 자산 추가",
+                                                "플록(FLOCK), 포르타(FORT) 신규 거래지원 안내 (BTC, USDT 마켓)", ""]
+    assert lines[0] == {"title": lines[0]["title"], "listing": True,
+                        "coins": [{"symbol": "CRV", "markets": ["KRW", "USDT"], "krw": True}], "krw_symbols": ["CRV"]}
+    assert lines[1]["krw_symbols"] == [] and lines[2]["listing"] is False
+
+
+def test_extract_rejects_bad_arguments_with_status_2(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data_dir: {tmp_path}\n")
+    for args in (["--symbol", "../etc", "--at", "2026-11-20T14:00:00"], ["--symbol", "TIA", "--at", "soon"],
+                 ["--symbol", "TIA", "--at", "2026-11-20T14:00:00", "--before", "20"],
+                 ["--symbol", "TIA", "--at", "2026-11-20T14:00:00", "--tz", "Nowhere/City"]):
+        result = CliRunner().invoke(cli, ["extract", "--config", str(config), *args])
+        assert result.exit_code == 2, (args, result.output)
+
+
+def test_extract_without_a_store_says_so(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data_dir: {tmp_path / 'empty'}\n")
+    result = CliRunner().invoke(cli, ["extract", "--config", str(config), "--symbol", "TIA", "--at", "1700000000"])
+    assert result.exit_code == 2 and "does not exist" in result.output

@@ -1,0 +1,150 @@
+"""The watcher against the fake Upbit: new listing, edit, BTC-only, backoff, restart catch-up."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+import aiohttp
+import pytest
+
+from recorder.config import Config
+from recorder.simulator.upbit import FakeUpbit
+from recorder.store.embedded import EmbeddedStore
+from recorder.upbit.announcements import KST
+from recorder.watcher import ListingWatcher
+
+S = 1_000_000_000
+
+
+def _config(base: str) -> Config:
+    return Config.model_validate({"upbit": {"announcements_base": base, "api_base": base, "poll_interval": "50ms",
+                                            "poll_jitter": "0ms", "max_backoff": "200ms"}})
+
+
+async def _with_fake(body):
+    fake = FakeUpbit()
+    await fake.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            return await body(fake, session)
+    finally:
+        await fake.stop()
+
+
+def _now() -> datetime:
+    return datetime.now(KST).replace(microsecond=0)
+
+
+def test_new_listing_triggers_once_with_first_listed_at(tmp_path):
+    store = EmbeddedStore(tmp_path / "s.sqlite")
+    fired = []
+
+    async def body(fake, session):
+        watcher = ListingWatcher(_config(fake.base_url), store, fired.append)
+        await watcher.catch_up(session)
+        announced = _now() - timedelta(seconds=3)
+        notice = fake.publish("셀레스티아(TIA)(KRW, BTC, USDT 마켓), 아이오넷(IO)(BTC, USDT 마켓) 신규 거래지원 안내", at=announced)
+        await watcher.poll_once(session)
+        fake.edit(notice, " (거래지원 개시 시점 변경 안내)", at=announced + timedelta(minutes=5))
+        await watcher.poll_once(session)
+        return notice, announced
+
+    notice, announced = asyncio.run(_with_fake(body))
+    assert [(t.coin, t.notice_id) for t in fired] == [("TIA", notice)]
+    assert fired[0].announced_ns == int(announced.timestamp()) * S
+    assert fired[0].latency_ms >= 3000
+    [row] = store.read_triggers()
+    assert (row.symbol, row.status, row.notice_id) == ("TIA", "scheduled", notice)
+    assert notice in store.seen_notice_ids()
+
+
+def test_btc_only_listing_and_non_listings_do_not_trigger(tmp_path):
+    store = EmbeddedStore(tmp_path / "s.sqlite")
+    fired = []
+
+    async def body(fake, session):
+        watcher = ListingWatcher(_config(fake.base_url), store, fired.append)
+        await watcher.catch_up(session)
+        fake.publish("플록(FLOCK), 포르타(FORT) 신규 거래지원 안내 (BTC, USDT 마켓)")
+        fake.publish("USDT 마켓 거래 수수료 무료 이벤트")
+        fake.publish("위믹스(WEMIX) 거래지원 종료 안내")
+        await watcher.poll_once(session)
+        return len(store.seen_notice_ids())
+
+    assert asyncio.run(_with_fake(body)) == 3
+    assert fired == [] and store.read_triggers() == []
+
+
+def test_rate_limit_backs_off_with_one_log_line_per_state_change(tmp_path, caplog):
+    store = EmbeddedStore(tmp_path / "s.sqlite")
+    fired = []
+
+    async def body(fake, session):
+        watcher = ListingWatcher(_config(fake.base_url), store, fired.append)
+        fake.fail_next(3, 429)
+        fake.publish("바빌론(BABY) KRW 마켓 디지털 자산 추가", at=_now())
+        stop = asyncio.Event()
+        task = asyncio.create_task(watcher.run(stop))
+        for _ in range(400):
+            if fired:
+                break
+            await asyncio.sleep(0.02)
+        stop.set()
+        await task
+        return watcher
+
+    with caplog.at_level(logging.INFO, logger="recorder.watcher"):
+        watcher = asyncio.run(_with_fake(body))
+    assert [t.coin for t in fired] == ["BABY"]
+    changes = [r.getMessage() for r in caplog.records if "poll state" in r.getMessage()]
+    assert changes == ["upbit: poll state ok -> rate_limited (consecutive failures: 1)",
+                       "upbit: poll state rate_limited -> ok (consecutive failures: 0)"]
+    assert watcher.backoff.state == "ok"
+
+
+@pytest.mark.parametrize("failure", [403, 500, "garbage"])
+def test_failures_are_survived(tmp_path, failure):
+    store = EmbeddedStore(tmp_path / "s.sqlite")
+    fired = []
+
+    async def body(fake, session):
+        watcher = ListingWatcher(_config(fake.base_url), store, fired.append)
+        fake.fail_next(2, failure)
+        fake.publish("커브(CRV) KRW, USDT 마켓 디지털 자산 추가", at=_now())
+        stop = asyncio.Event()
+        task = asyncio.create_task(watcher.run(stop))
+        for _ in range(400):
+            if fired:
+                break
+            await asyncio.sleep(0.02)
+        stop.set()
+        await task
+
+    asyncio.run(_with_fake(body))
+    assert [t.coin for t in fired] == ["CRV"]
+
+
+def test_restart_catches_up_a_listing_announced_while_down_and_never_retriggers(tmp_path):
+    store = EmbeddedStore(tmp_path / "s.sqlite")
+    first, second, third = [], [], []
+
+    async def body(fake, session):
+        config = _config(fake.base_url)
+        fake.publish("비트코인(BTC) KRW 마켓 디지털 자산 추가", at=_now() - timedelta(days=3))  # beyond the lookback
+        watcher = ListingWatcher(config, store, first.append)
+        await watcher.catch_up(session)
+        fake.publish("커브(CRV) KRW, USDT 마켓 디지털 자산 추가", at=_now() - timedelta(seconds=30))  # while down
+        for i in range(30):
+            fake.publish(f"기타 공지 {i}")
+        restarted = ListingWatcher(config, store, second.append)
+        await restarted.catch_up(session)
+        again = ListingWatcher(config, store, third.append)
+        await again.catch_up(session)
+        await again.poll_once(session)
+
+    asyncio.run(_with_fake(body))
+    assert first == []
+    assert [t.coin for t in second] == ["CRV"]
+    assert third == []
