@@ -94,5 +94,64 @@ def extract_command(config: Config, **options) -> None:
     run_extract(config, **options)
 
 
+def _markets(config: Config, markets: str | None):
+    from recorder.markets import BY_KEY
+
+    if not markets:
+        return config.enabled_markets()
+    chosen = []
+    for key in (part.strip() for part in markets.split(",") if part.strip()):
+        if key not in BY_KEY:
+            fail(f"--markets: unknown market {key!r}; known: {', '.join(BY_KEY)}")
+        chosen.append(BY_KEY[key])
+    return chosen
+
+
+def _serve(config: Config, markets: str | None, watch: bool) -> None:
+    import asyncio
+
+    from recorder.logs import setup_logging
+    from recorder.service import Service
+
+    setup_logging(log_dir=Path(config.service.log_dir))
+    asyncio.run(Service(config, _markets(config, markets), watch=watch).run())
+
+
+@cli.command("run")
+@config_option
+@click.option("--markets", default=None, help="comma-separated markets, e.g. binance.spot,okx.futures [all enabled]")
+def run_command(config: Config, markets: str | None) -> None:
+    """The always-on service: recorder, symbol refresh, Upbit watcher, extraction, analysis, status endpoint."""
+    _serve(config, markets, watch=True)
+
+
+@cli.command("record")
+@config_option
+@click.option("--markets", default=None, help="comma-separated markets, e.g. binance.spot,okx.futures [all enabled]")
+def record_command(config: Config, markets: str | None) -> None:
+    """Record trades only (no Upbit watcher): several recorder processes can share the markets of one store."""
+    _serve(config, markets, watch=False)
+
+
+@cli.command("status")
+@config_option
+@click.option("--url", default=None, help="status endpoint [http://<service.status_host>:<service.status_port>/status]")
+def status_command(config: Config, url: str | None) -> None:
+    """Show the running service's status as a table."""
+    import json
+    import urllib.request
+
+    from recorder.status_table import render
+
+    url = url or f"http://{config.service.status_host}:{config.service.status_port}/status"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            snapshot = json.load(response)
+    except OSError as exc:
+        click.echo(f"pumpwatch: no service answering at {url}: {exc}", err=True)
+        sys.exit(1)
+    click.echo(render(snapshot))
+
+
 def main() -> None:
     cli(prog_name="pumpwatch")

@@ -22,5 +22,5 @@ def setup_logging(level: str = "INFO", log_dir: Path | None = None) -> None:
         handler = logging.handlers.RotatingFileHandler(log_dir / "pumpwatch.log", maxBytes=50 * 1024**2, backupCount=10)
         handler.setFormatter(logging.Formatter(FORMAT))
         root.addHandler(handler)
-    for noisy in ("asyncio", "aiohttp.access", "websockets", "apscheduler.executors.default", "urllib3"):
+    for noisy in ("asyncio", "aiohttp.access", "websockets", "apscheduler", "urllib3", "cryptofeed"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -90,6 +90,13 @@ class StoreWriter:
     def backlog(self) -> int:
         return self._queue.qsize()
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until every handed-over batch is stored or spooled (or `timeout` passes)."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self._queue.unfinished_tasks
+
     def stop(self, timeout: float = 30.0) -> bool:
         """Flush, drain and stop; returns False if the writer did not finish in time (rows then sit in the spool)."""
         self.flush()
@@ -107,6 +114,7 @@ class StoreWriter:
                 continue
             if item is _STOP:
                 self._replay(deadline=time.monotonic() + 10.0)
+                self._queue.task_done()
                 return
             kind, rows, queued_at = item
             if len(self.spool) or self._queue.qsize() > self.max_pending_batches:
@@ -114,6 +122,7 @@ class StoreWriter:
                 self._replay()
             elif not self._write(kind, rows, queued_at):
                 self._to_spool(kind, rows)
+            self._queue.task_done()
 
     def _write(self, kind: str, rows: list, queued_at: float | None = None) -> bool:
         try:

@@ -1,0 +1,648 @@
+"""cryptofeed feed instances for one market: endpoint override, TLS, pre-set symbols, sharding, supervision.
+
+How this uses cryptofeed 3.0.1 (file:line refer to the installed package):
+
+- No FeedHandler: it configures logging on construction (feedhandler.py:59) and installs signal
+  handlers (feedhandler.py:149). Each feed instance runs as `feed.run(stop_event)` (feed.py:217)
+  inside a task of ours, in the service's own loop.
+- Symbols: `recorder.instruments.cryptofeed_symbols.install` fills `Symbols` before a feed is
+  built, so `load_symbols` returns at once (exchange.py:128); a feed that would still try a REST
+  symbol fetch raises instead (`_fetch_symbol_data` is overridden).
+- Endpoints: a subclass per market replaces `websocket_endpoints` and `rest_endpoints` (both
+  class attributes; symbol loading is a classmethod reading `cls.rest_endpoints`), replacing
+  scheme+host+port with `ws_base`/`rest_base` and keeping each path (Bybit reads spot/linear from
+  the last path segment, bybit.py:246). cryptofeed 3.0.1's KuCoin connects straight to
+  `wss://x-push-spot.kucoin.com` / `x-push-futures` (kucoin.py:30): no bullet token any more.
+- TLS: `WebsocketEndpoint.options` go verbatim to `websockets.connect` (connection.py:295), so
+  `options['ssl']` carries an SSLContext that trusts the system store plus `tls_ca_file`.
+  `HTTPAsyncConn` builds a bare `aiohttp.ClientSession()` (connection.py:169); the feed's
+  `http_conn` is replaced by a subclass whose session uses the same context (cryptofeed makes no
+  HTTP call for trades once symbols are set, but any future one is covered).
+- Reconnects: `ConnectionHandler.run` doubles its delay forever and gives up after `retries`
+  (connection_handler.py:82-130). Feeds run with `retries=-1`, and `Feed._wrap_connection`
+  (feed.py:231, a documented hook) swaps each `WSAsyncConn` for `SupervisedWS`, whose `_open`
+  retries internally with a CAPPED, jittered exponential backoff and never raises (except on
+  stop). The handler therefore only ever sleeps its reset delay of 1 s (it resets after every
+  successful subscribe, connection_handler.py:89). A subscribe that raises is logged and the
+  socket closed instead of re-raised, so the handler's delay never grows. Above that, a supervisor
+  task per feed instance rebuilds the feed with capped backoff if `feed.run` ever ends or raises.
+- Watchdog: cryptofeed's silence watchdog (connection_handler.py:66, default 120 s) recycles
+  connections whose symbols are merely quiet. It is disabled (`timeout=-1`) for feeds without an
+  application-level keepalive (Binance: the server pings at protocol level and `websockets`
+  answers; a dead peer is detected by websockets' own ping_timeout, connection.py:331). Where
+  a keepalive ping gets an application-level reply (OKX, KuCoin, Phemex, and Bybit and Gate with
+  the keepalive added here), every reply counts as a message, so a quiet-but-alive connection is
+  never silent and the watchdog runs with a long timeout (`silence_timeout`, default 300 s) that
+  only fires when the server stops answering pings.
+- Connection lifecycle: `on_connection(ConnectionEvent)` with state `up` after the feed's
+  `subscribe(conn)` returned (hook: our `subscribe` override) and `down` when that session closes
+  (hook: `SupervisedWS.connect`).
+- Sharding: one feed instance per websocket connection, except Phemex, whose instances hold up to
+  `max_symbols_per_feed` (100) symbols on connections of `max_symbols_per_connection` (20) made by
+  cryptofeed's own endpoint `limit` split (feed.py:378). KuCoin and Gate subscribe every symbol of
+  the FEED on each connection (kucoin.py:233, gate.py:288), so they must be one connection per
+  instance; Binance puts streams in the URL and gives each address the whole feed subscription
+  (feed.py:414), so one connection per instance also keeps `conn.subscription` honest.
+- Per-message errors: an exception while handling one message would make cryptofeed drop and
+  reconnect the whole connection (connection_handler.py:136); here it is counted and logged
+  (rate-limited), and the connection keeps reading. This includes exceptions raised by `on_trade`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import random
+import re
+import ssl as ssl_module
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+from cryptofeed.connection import HTTPAsyncConn, RestEndpoint, WebsocketEndpoint, WSAsyncConn
+from cryptofeed.defines import TRADES
+from cryptofeed.exceptions import ConnectionClosed
+
+from recorder.instruments import cryptofeed_symbols
+from recorder.instruments.model import Instrument
+from recorder.markets import MarketSpec
+
+LOG = logging.getLogger(__name__)
+
+ConnectionState = Literal["up", "down"]
+TradeCallback = Callable[[Any, float], Awaitable[None]]
+ConnectionCallback = Callable[["ConnectionEvent"], Any]
+
+MULTI_CONNECTION_FEEDS = frozenset({"PHEMEX"})
+"""cryptofeed ids whose feed instances may hold several connections (split by the endpoint limit)."""
+KEEPALIVES: dict[str, tuple[float, Callable[[], str]]] = {
+    "BYBIT": (20.0, lambda: json.dumps({"op": "ping"})),
+    "GATE": (20.0, lambda: json.dumps({"time": int(time.time()), "channel": "spot.ping"})),
+    "GATE_FUTURES": (20.0, lambda: json.dumps({"time": int(time.time()), "channel": "futures.ping"})),
+}
+"""application pings added where cryptofeed has none (it has them for OKX, KuCoin and Phemex)."""
+PONG_MARKERS: dict[str, tuple[str, Callable[[dict], bool]]] = {
+    "BYBIT": ('"pong"', lambda msg: msg.get("op") in ("ping", "pong")),
+    "GATE": ('.pong"', lambda msg: str(msg.get("channel", "")).endswith(".pong")),
+    "GATE_FUTURES": ('.pong"', lambda msg: str(msg.get("channel", "")).endswith(".pong")),
+}
+"""replies to those pings, dropped before cryptofeed (which would log them as unhandled, or raise)."""
+BYBIT_SPOT_NAME = re.compile(r"(USDT|USDC|EUR|BTC|ETH|DAI|BRZ)$")
+"""bybit.py:83-88: how cryptofeed turns a Bybit spot trade's `TIAUSDT` into its `TIA/USDT` key."""
+
+
+# --- small value types ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConnectionEvent:
+    """A websocket connection of one market came up (subscribed) or went down."""
+
+    exchange: str
+    market: str
+    conn_id: str
+    state: ConnectionState
+    symbols: tuple[str, ...]
+    """normalized symbols subscribed on this connection."""
+    ts_ns: int
+
+
+@dataclass(frozen=True)
+class SubscriptionReport:
+    """For logging: how many symbols are listed, subscribed, on how many connections and feeds."""
+
+    market: str
+    listed: int
+    subscribed: int
+    connections: int
+    feeds: int
+    not_subscribed: dict[str, str] = field(default_factory=dict)
+    """symbol → why it cannot be subscribed (never dropped silently)."""
+
+    def __str__(self) -> str:
+        text = (f"{self.market}: {self.subscribed}/{self.listed} symbols subscribed on {self.connections} connections "
+                f"in {self.feeds} feed instances")
+        if self.not_subscribed:
+            sample = ", ".join(f"{s} ({r})" for s, r in list(self.not_subscribed.items())[:10])
+            text += f"; NOT subscribed: {len(self.not_subscribed)}: {sample}"
+        return text
+
+
+@dataclass
+class Backoff:
+    """Capped, jittered exponential backoff over consecutive failures (failed opens and short sessions)."""
+
+    base: float = 1.0
+    cap: float = 30.0
+    healthy_after: float = 30.0
+    """a session at least this long resets the failure count."""
+    jitter: float = 0.2
+    failures: int = 0
+
+    def delay(self) -> float:
+        if self.failures <= 0:
+            return 0.0
+        raw = min(self.cap, self.base * 2 ** min(self.failures - 1, 30))
+        return min(self.cap, raw * random.uniform(1 - self.jitter, 1 + self.jitter))
+
+    def failed(self) -> None:
+        self.failures += 1
+
+    def session_ended(self, duration: float) -> None:
+        self.failures = 0 if duration >= self.healthy_after else self.failures + 1
+
+
+# --- endpoints and TLS ---------------------------------------------------------------------------
+
+
+def rewrite_url(url: str, base: str | None) -> str:
+    """`url` with scheme, host and port taken from `base` (a path in `base` is prepended); None keeps `url`."""
+    if not base:
+        return url
+    target, new = urlsplit(url), urlsplit(base)
+    if not new.scheme or not new.netloc:
+        raise ValueError(f"endpoint base {base!r} must look like scheme://host[:port]")
+    path = new.path.rstrip("/") + target.path if new.path.rstrip("/") else target.path
+    return urlunsplit((new.scheme, new.netloc, path, target.query, target.fragment))
+
+
+def ssl_context(ca_file: str | None) -> ssl_module.SSLContext | None:
+    """A verifying client context trusting the system store plus `ca_file`; None when no extra CA is given."""
+    if not ca_file:
+        return None
+    context = ssl_module.create_default_context()
+    context.load_verify_locations(cafile=str(ca_file))
+    return context
+
+
+class TLSHTTPConn(HTTPAsyncConn):
+    """cryptofeed's HTTP connection with an explicit SSL context (connection.py:169 uses the default)."""
+
+    def __init__(self, conn_id: str, proxy: Any = None, ssl: ssl_module.SSLContext | None = None) -> None:
+        super().__init__(conn_id, proxy)
+        self._ssl = ssl
+
+    async def _open(self) -> None:
+        if self.is_open:
+            return
+        connector = aiohttp.TCPConnector(ssl=self._ssl) if self._ssl is not None else None
+        self.conn = aiohttp.ClientSession(connector=connector)
+        self._reset_counters()
+
+
+# --- the connection wrapper ----------------------------------------------------------------------
+
+
+class SupervisedWS(WSAsyncConn):
+    """A `WSAsyncConn` that reconnects with capped backoff inside `_open` and reports up/down."""
+
+    def __init__(self, address: str, conn_id: str, *, runtime: _ShardRuntime, logical_id: str, subscription=None,
+                 **ws_kwargs: Any) -> None:
+        super().__init__(address, conn_id, subscription=subscription, **ws_kwargs)
+        self.runtime = runtime
+        self.logical_id = logical_id
+        self.backoff = Backoff(cap=runtime.owner.backoff_cap, healthy_after=runtime.owner.healthy_after)
+        self.up_symbols: tuple[str, ...] | None = None
+        self.sessions = 0
+
+    async def _open(self) -> None:
+        stop = self.runtime.owner.stop_event
+        while True:
+            delay = self.backoff.delay()
+            if delay > 0:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=delay)
+            if stop.is_set():
+                raise ConnectionClosed(f"{self.logical_id}: stopping")
+            try:
+                await super()._open()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.backoff.failed()
+                failures = self.backoff.failures
+                if failures <= 3 or failures % 10 == 0:
+                    self.runtime.owner.log.warning("%s: connect to %s failed (%d in a row): %s: %s; retrying with backoff (cap %.0fs)",
+                                                   self.logical_id, self.address.split("?")[0], failures, type(exc).__name__, exc,
+                                                   self.backoff.cap)
+
+    @asynccontextmanager
+    async def connect(self):
+        await self._open()
+        self.connects += 1
+        self.sessions += 1
+        started = time.monotonic()
+        try:
+            yield self
+        finally:
+            try:
+                await self.close()
+            finally:
+                self.backoff.session_ended(time.monotonic() - started)
+                if self.up_symbols is not None:
+                    symbols, self.up_symbols = self.up_symbols, None
+                    self.runtime.owner.emit(self.logical_id, "down", symbols)
+
+    def mark_up(self, symbols: tuple[str, ...]) -> None:
+        self.up_symbols = symbols
+        self.runtime.owner.emit(self.logical_id, "up", symbols)
+
+
+# --- the feed subclass ---------------------------------------------------------------------------
+
+
+@dataclass
+class _ShardRuntime:
+    owner: MarketFeeds
+    index: int
+    connections: list[list[str]]
+    """normalized symbols per connection, as planned."""
+    symbols: list[str]
+    task: asyncio.Task | None = None
+    feed: Any = None
+    restarts: int = 0
+    _created: int = 0
+
+    def next_logical_id(self) -> str:
+        conn = self._created
+        self._created += 1
+        return f"{self.owner.spec.key}/{self.index}.{conn}"
+
+
+class _RecorderFeedMixin:
+    """Behaviour added to every cryptofeed class we run; mixed in before the exchange class."""
+
+    _pw_keepalive: Callable[[], str] | None = None
+    _pw_pong: tuple[str, Callable[[dict], bool]] | None = None
+    _pw_ssl: ssl_module.SSLContext | None = None
+
+    def __init__(self, *args: Any, pw_runtime: _ShardRuntime, **kwargs: Any) -> None:
+        self._pw_runtime = pw_runtime
+        self._pw_runtime_errors: Counter[str] = Counter()
+        super().__init__(*args, **kwargs)
+        self.http_conn = TLSHTTPConn(self.id, self.http_proxy, self._pw_ssl)
+
+    @classmethod
+    async def _fetch_symbol_data(cls, conn):
+        raise RuntimeError(f"{cls.id}: symbols must be installed with recorder.instruments.cryptofeed_symbols.install "
+                           "before a feed is built; refusing cryptofeed's own REST symbol loading")
+
+    def _wrap_connection(self, conn):
+        if not isinstance(conn, WSAsyncConn) or isinstance(conn, SupervisedWS):
+            return conn
+        runtime = self._pw_runtime
+        return SupervisedWS(conn.address, self.id, runtime=runtime, logical_id=runtime.next_logical_id(),
+                            subscription=conn.subscription, **conn.ws_kwargs)
+
+    def _pw_symbols_of(self, conn) -> tuple[str, ...]:
+        out = []
+        for symbols in (getattr(conn, "subscription", None) or {}).values():
+            for symbol in symbols:
+                with suppress(Exception):
+                    out.append(self.exchange_symbol_to_std_symbol(symbol))
+        return tuple(out)
+
+    async def subscribe(self, conn):
+        try:
+            await super().subscribe(conn)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._pw_runtime.owner.log.warning("%s: subscribe failed (%s: %s); closing the socket to reconnect",
+                                               getattr(conn, "logical_id", conn.uuid), type(exc).__name__, exc)
+            with suppress(Exception):
+                await conn.close()
+            return
+        if isinstance(conn, SupervisedWS):
+            conn.mark_up(self._pw_symbols_of(conn))
+
+    async def keepalive(self, conn):
+        if self._pw_keepalive is not None:
+            await conn.write(self._pw_keepalive())
+        else:
+            await super().keepalive(conn)
+
+    async def message_handler(self, msg, conn, timestamp):
+        pong = self._pw_pong
+        if pong is not None and isinstance(msg, str) and len(msg) < 512 and pong[0] in msg:
+            with suppress(ValueError):
+                decoded = json.loads(msg)
+                if isinstance(decoded, dict) and pong[1](decoded):
+                    return
+        try:
+            await super().message_handler(msg, conn, timestamp)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._pw_runtime.owner.message_error(getattr(conn, "logical_id", "?"), exc, msg)
+
+
+def feed_subclass(spec: MarketSpec, *, ws_base: str | None = None, rest_base: str | None = None,
+                  ssl: ssl_module.SSLContext | None = None, connection_limit: int | None = None) -> type:
+    """The cryptofeed class for `spec` with endpoints rewritten, TLS options, keepalive and our hooks."""
+    base = cryptofeed_symbols.feed_class(spec)
+    endpoints = []
+    for endpoint in base.websocket_endpoints:
+        options = dict(endpoint.options or {})
+        if ssl is not None:
+            options["ssl"] = ssl
+        limit = endpoint.limit
+        if base.id in MULTI_CONNECTION_FEEDS and connection_limit:
+            limit = min(limit, connection_limit) if limit else connection_limit
+        endpoints.append(WebsocketEndpoint(rewrite_url(endpoint.address, ws_base), sandbox=None,
+                                           instrument_filter=endpoint.instrument_filter,
+                                           channel_filter=endpoint.channel_filter, limit=limit, options=options))
+    rest = [dataclasses.replace(ep, address=rewrite_url(ep.address, rest_base), sandbox=None) if isinstance(ep, RestEndpoint) else ep
+            for ep in base.rest_endpoints]
+    attrs: dict[str, Any] = {
+        "websocket_endpoints": endpoints,
+        "rest_endpoints": rest,
+        "_pw_ssl": ssl,
+        "__module__": __name__,
+        "__qualname__": f"Recorder{base.__name__}_{spec.market}",
+    }
+    if base.id in KEEPALIVES and not getattr(base, "keepalive_interval", None):
+        interval, builder = KEEPALIVES[base.id]
+        attrs["keepalive_interval"] = interval
+        attrs["_pw_keepalive"] = staticmethod(builder)
+    if base.id in PONG_MARKERS:
+        attrs["_pw_pong"] = PONG_MARKERS[base.id]
+    return type(attrs["__qualname__"], (_RecorderFeedMixin, base), attrs)
+
+
+# --- sharding ------------------------------------------------------------------------------------
+
+
+def connection_cap(spec: MarketSpec, max_symbols_per_connection: int | None) -> int | None:
+    """Symbols per websocket connection: the tighter of the exchange cap and the configured one."""
+    caps = [c for c in (spec.max_symbols_per_connection, max_symbols_per_connection, spec.max_symbols_per_feed) if c]
+    return min(caps) if caps else None
+
+
+def plan_shards(spec: MarketSpec, symbols: Sequence[str], max_symbols_per_connection: int | None) -> list[list[list[str]]]:
+    """Feed instances → connections → symbols, every symbol exactly once, in the given order.
+
+    Connections hold at most `connection_cap` symbols. Instances hold one connection, except for
+    MULTI_CONNECTION_FEEDS (Phemex), whose instances hold as many whole connections as fit in
+    `spec.max_symbols_per_feed`.
+    """
+    symbols = list(dict.fromkeys(symbols))
+    if not symbols:
+        return []
+    cap = connection_cap(spec, max_symbols_per_connection) or len(symbols)
+    connections = [symbols[i:i + cap] for i in range(0, len(symbols), cap)]
+    per_feed = 1
+    if spec.cryptofeed_id in MULTI_CONNECTION_FEEDS and spec.max_symbols_per_feed:
+        per_feed = max(1, spec.max_symbols_per_feed // cap)
+    return [connections[i:i + per_feed] for i in range(0, len(connections), per_feed)]
+
+
+def unsubscribable(spec: MarketSpec, instrument: Instrument) -> str | None:
+    """Why cryptofeed could not deliver this instrument's trades, or None."""
+    if spec.exchange == "bybit" and spec.market == "spot":
+        key = cryptofeed_symbols.exchange_symbol(instrument)
+        if BYBIT_SPOT_NAME.sub(r"/\1", instrument.native) != key:
+            return f"cryptofeed's Bybit spot trade parser cannot map {instrument.native} back to {key} (quote not recognised)"
+    return None
+
+
+# --- the market runner ---------------------------------------------------------------------------
+
+
+class MarketFeeds:
+    """All feed instances of one market, supervised inside the caller's asyncio loop.
+
+    `start()` installs the symbols into cryptofeed, plans the shards and starts one supervised task
+    per feed instance; `add_instruments(new)` starts extra instances for symbols not yet
+    subscribed without touching the running ones; `stop()` closes everything.
+    """
+
+    def __init__(
+        self,
+        spec: MarketSpec,
+        instruments: Iterable[Instrument],
+        *,
+        on_trade: TradeCallback,
+        on_connection: ConnectionCallback | None = None,
+        ws_base: str | None = None,
+        rest_base: str | None = None,
+        ssl_ca_file: str | None = None,
+        max_symbols_per_connection: int | None = None,
+        log: logging.Logger | None = None,
+        backoff_cap: float = 30.0,
+        healthy_after: float = 30.0,
+        silence_timeout: float = 300.0,
+        start_stagger: float = 0.25,
+    ) -> None:
+        self.spec = spec
+        self.instruments: dict[str, Instrument] = {}
+        self.on_trade = on_trade
+        self.on_connection = on_connection
+        self.log = log or LOG
+        self.backoff_cap = backoff_cap
+        self.healthy_after = healthy_after
+        self.silence_timeout = silence_timeout
+        self.start_stagger = start_stagger
+        self.max_symbols_per_connection = max_symbols_per_connection
+        self.ssl = ssl_context(ssl_ca_file)
+        self.feed_class = feed_subclass(spec, ws_base=ws_base, rest_base=rest_base, ssl=self.ssl,
+                                        connection_limit=connection_cap(spec, max_symbols_per_connection))
+        self.stop_event = asyncio.Event()
+        self.shards: list[_ShardRuntime] = []
+        self.not_subscribed: dict[str, str] = {}
+        self.message_errors: Counter[str] = Counter()
+        self.connection_state: dict[str, ConnectionEvent] = {}
+        self._error_logged: dict[str, float] = {}
+        self._started = False
+        self._pending: list[Instrument] = [i for i in instruments if i.exchange == spec.exchange and i.market == spec.market]
+
+    # -- reporting
+
+    @property
+    def subscribed(self) -> set[str]:
+        return {symbol for shard in self.shards for symbol in shard.symbols}
+
+    def report(self) -> SubscriptionReport:
+        return SubscriptionReport(self.spec.key, len(self.instruments), len(self.subscribed),
+                                  sum(len(shard.connections) for shard in self.shards), len(self.shards),
+                                  dict(self.not_subscribed))
+
+    def emit(self, conn_id: str, state: ConnectionState, symbols: tuple[str, ...]) -> None:
+        event = ConnectionEvent(self.spec.exchange, self.spec.market, conn_id, state, symbols, time.time_ns())
+        self.connection_state[conn_id] = event
+        level = logging.INFO if state == "up" else logging.WARNING
+        if not self.stop_event.is_set() or state == "up":
+            self.log.log(level, "%s: connection %s %s (%d symbols)", self.spec.key, conn_id, state, len(symbols))
+        if self.on_connection is None:
+            return
+        try:
+            result = self.on_connection(event)
+            if asyncio.iscoroutine(result):
+                task = asyncio.get_running_loop().create_task(result)
+                task.add_done_callback(self._callback_done)
+        except Exception:
+            self.log.exception("%s: on_connection callback failed for %s", self.spec.key, event)
+
+    def _callback_done(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.log.error("%s: on_connection callback failed", self.spec.key, exc_info=task.exception())
+
+    def message_error(self, conn_id: str, exc: Exception, msg: Any) -> None:
+        reason = type(exc).__name__
+        self.message_errors[reason] += 1
+        now = time.monotonic()
+        if now - self._error_logged.get(reason, -1e9) >= 10.0:
+            self._error_logged[reason] = now
+            self.log.error("%s: %s: message skipped after %s: %s (%d so far); message: %.300r", self.spec.key, conn_id,
+                           reason, exc, self.message_errors[reason], msg)
+
+    # -- lifecycle
+
+    async def start(self) -> SubscriptionReport:
+        """Install symbols, plan and start every feed instance; returns the subscription report."""
+        if self._started:
+            raise RuntimeError(f"{self.spec.key}: already started")
+        self._started = True
+        pending, self._pending = self._pending, []
+        report = await self.add_instruments(pending)
+        self.log.info("%s", report)
+        return report
+
+    async def add_instruments(self, new: Iterable[Instrument]) -> SubscriptionReport:
+        """Subscribe instruments not yet subscribed, in extra feed instances; running ones are untouched."""
+        fresh: list[Instrument] = []
+        for instrument in new:
+            if instrument.exchange != self.spec.exchange or instrument.market != self.spec.market:
+                continue
+            if instrument.symbol in self.instruments:
+                continue
+            self.instruments[instrument.symbol] = instrument
+            reason = unsubscribable(self.spec, instrument)
+            if reason:
+                self.not_subscribed[instrument.symbol] = reason
+                self.log.warning("%s: %s NOT subscribed: %s", self.spec.key, instrument.symbol, reason)
+                continue
+            fresh.append(instrument)
+        if not self._started:
+            self._pending.extend(fresh)
+            return self.report()
+        if fresh:
+            cryptofeed_symbols.install(self.spec, fresh)
+            for connections in plan_shards(self.spec, [i.symbol for i in fresh], self.max_symbols_per_connection):
+                self._start_shard(connections)
+        return self.report()
+
+    def _start_shard(self, connections: list[list[str]]) -> None:
+        index = len(self.shards)
+        shard = _ShardRuntime(self, index, connections, [s for conn in connections for s in conn])
+        delay = self.start_stagger * sum(1 for s in self.shards if s.task is not None and not s.task.done())
+        self.shards.append(shard)
+        shard.task = asyncio.get_running_loop().create_task(self._supervise(shard, delay), name=f"feeds.{self.spec.key}.{index}")
+
+    def _build_feed(self, shard: _ShardRuntime):
+        timeout = self.silence_timeout if getattr(self.feed_class, "keepalive_interval", None) else -1
+        shard._created = 0
+        feed = self.feed_class(
+            pw_runtime=shard,
+            symbols=list(shard.symbols),
+            channels=[TRADES],
+            callbacks={TRADES: self.on_trade},
+            retries=-1,
+            timeout=timeout,
+            timeout_interval=30,
+            config={"log": {"disabled": True}},
+        )
+        if shard.restarts == 0:
+            actual = [list(feed._pw_symbols_of(conn)) for conn, _, _ in feed.connect()]
+            if actual != shard.connections:
+                self.log.error("%s: feed instance %d: cryptofeed split the symbols into %d connections, not the planned %d",
+                               self.spec.key, shard.index, len(actual), len(shard.connections))
+                shard.connections = actual
+        return feed
+
+    async def _supervise(self, shard: _ShardRuntime, delay: float) -> None:
+        backoff = Backoff(cap=self.backoff_cap, healthy_after=self.healthy_after)
+        if delay > 0:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), timeout=delay)
+        while not self.stop_event.is_set():
+            started = time.monotonic()
+            problem: str
+            try:
+                shard.feed = self._build_feed(shard)
+                await shard.feed.run(self.stop_event)
+                if self.stop_event.is_set():
+                    return
+                problem = "feed.run returned"
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self.stop_event.is_set():
+                    return
+                problem = f"{type(exc).__name__}: {exc}"
+                self.log.error("%s: feed instance %d failed: %s", self.spec.key, shard.index, problem, exc_info=exc)
+            backoff.session_ended(time.monotonic() - started)
+            backoff.failures = max(backoff.failures, 1)
+            wait = backoff.delay()
+            shard.restarts += 1
+            self.log.error("%s: feed instance %d (%d symbols) stopped (%s); restarting in %.1fs", self.spec.key, shard.index,
+                           len(shard.symbols), problem, wait)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), timeout=wait)
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Stop every feed instance: no reconnects, sockets closed; tasks cancelled after `timeout`."""
+        for shard in self.shards:
+            feed = shard.feed
+            for handler in getattr(feed, "connection_handlers", None) or []:
+                handler.running = False
+        self.stop_event.set()
+        for shard in self.shards:
+            for handler in getattr(shard.feed, "connection_handlers", None) or []:
+                with suppress(Exception):
+                    await handler.request_stop()
+        tasks = [shard.task for shard in self.shards if shard.task is not None and not shard.task.done()]
+        if not tasks:
+            return
+        done, pending = await asyncio.wait(tasks, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                self.log.error("%s: feed task ended with an error", self.spec.key, exc_info=task.exception())
+
+
+async def run_market(
+    spec: MarketSpec,
+    instruments: Iterable[Instrument],
+    *,
+    ws_base: str | None = None,
+    rest_base: str | None = None,
+    ssl_ca_file: str | None = None,
+    max_symbols_per_connection: int | None = None,
+    on_trade: TradeCallback,
+    on_connection: ConnectionCallback | None = None,
+    log: logging.Logger | None = None,
+    started: Callable[[MarketFeeds, SubscriptionReport], Any] | None = None,
+) -> None:
+    """Run one market until cancelled (then stop it cleanly). `started(feeds, report)` is called once running."""
+    feeds = MarketFeeds(spec, instruments, ws_base=ws_base, rest_base=rest_base, ssl_ca_file=ssl_ca_file,
+                        max_symbols_per_connection=max_symbols_per_connection, on_trade=on_trade,
+                        on_connection=on_connection, log=log)
+    try:
+        report = await feeds.start()
+        if started is not None:
+            started(feeds, report)
+        await asyncio.Event().wait()
+    finally:
+        await asyncio.shield(feeds.stop())

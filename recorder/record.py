@@ -1,0 +1,200 @@
+"""The recorder: every market's feeds → normalizer → store writer, with coverage and per-market counters.
+
+The per-trade callback does the least it can: normalize, append to the writer's batch, count.
+Everything slower (store writes, spooling) happens on the writer thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+
+from recorder.config import Config
+from recorder.coverage import CoverageTracker
+from recorder.feeds import MarketFeeds
+from recorder.instruments.model import Instrument
+from recorder.markets import MarketSpec
+from recorder.normalize import Normalizer
+from recorder.store.base import Store
+from recorder.tls import client_ssl_context
+from recorder.universe import Universe, make_fetcher, read_symbols_yaml, refresh
+from recorder.upbit.announcements import fetch_market_all
+from recorder.writer import StoreWriter
+
+LOG = logging.getLogger(__name__)
+
+
+class MarketState:
+    """Counters of one market, read by status and the per-minute rate line."""
+
+    def __init__(self, spec: MarketSpec, normalizer: Normalizer) -> None:
+        self.spec = spec
+        self.normalizer = normalizer
+        self.feeds: MarketFeeds | None = None
+        self.trades = 0
+        self.last_trade_ns = 0
+        self.last_received_mono = 0.0
+        self._rate_mark = (time.monotonic(), 0)
+        self.rate = 0.0
+
+    def sample_rate(self) -> float:
+        now, count = time.monotonic(), self.trades
+        then, before = self._rate_mark
+        if now - then > 0:
+            self.rate = (count - before) / (now - then)
+        self._rate_mark = (now, count)
+        return self.rate
+
+
+class Recorder:
+    def __init__(self, config: Config, store: Store, markets: Iterable[MarketSpec], *, ssl=None) -> None:
+        self.config = config
+        self.store = store
+        self.markets = list(markets)
+        self.ssl = ssl or client_ssl_context(config.tls_ca_file)
+        self.writer = StoreWriter(store, config.data_path / "spool", flush_rows=config.recorder.flush_rows)
+        self.coverage = CoverageTracker(self.writer)
+        self.states: dict[str, MarketState] = {}
+        self.universe: Universe | None = None
+        self._tasks: list[asyncio.Task] = []
+
+    # --- the universe --------------------------------------------------------------------------
+    async def refresh_universe(self) -> Universe | None:
+        """Re-fetch Upbit's KRW list and every market's instruments; subscribe what is new."""
+        path = Path(self.config.recorder.symbols_file)
+        rest_bases = {spec.key: self.config.exchanges.market(spec).rest_base for spec in self.markets}
+        timeout = aiohttp.ClientTimeout(total=30)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            try:
+                krw = await fetch_market_all(session, self.config.upbit.api_base, ssl=self.ssl)
+            except Exception as exc:
+                if path.exists():
+                    LOG.error("universe: Upbit market list unavailable (%s): keeping %s as it is", exc, path)
+                    return await self._apply(read_symbols_yaml(path))
+                LOG.error("universe: Upbit market list unavailable (%s) and no previous %s: recording EVERY instrument "
+                          "until Upbit answers", exc, path)
+                krw = set()
+            universe, status = await refresh(
+                path, upbit_krw=krw, fetch=make_fetcher(session, rest_bases, ssl=self.ssl), markets=self.markets,
+                quotes=self.config.recorder.quotes, tail=timedelta(seconds=self.config.recorder.listed_tail),
+                now=datetime.now(UTC),
+            )
+        for key, state in sorted(status.items()):
+            LOG.info("universe: %s: %s, %d listed, %d kept", key, state.source, state.listed, state.kept)
+        return await self._apply(universe)
+
+    async def _apply(self, universe: Universe) -> Universe:
+        self.universe = universe
+        for spec in self.markets:
+            state = self.states.get(spec.key)
+            instruments = universe.instruments(spec.key)
+            if state is None or state.feeds is None:
+                continue
+            state.normalizer.add(instruments)
+            new = [i for i in instruments if i.symbol not in state.feeds.instruments]
+            if new:
+                report = await state.feeds.add_instruments(new)
+                LOG.info("%s", report)
+        return universe
+
+    # --- trades --------------------------------------------------------------------------------
+    def _on_trade(self, state: MarketState):
+        normalize = state.normalizer.normalize
+        add = self.writer.add
+
+        async def on_trade(trade, receipt_timestamp: float) -> None:
+            row = normalize(trade, receipt_timestamp)
+            if row is not None:
+                add("trades", row)
+                state.trades += 1
+                state.last_trade_ns = row.ts
+
+        return on_trade
+
+    def _start_market(self, spec: MarketSpec, instruments: list[Instrument]) -> MarketState:
+        state = MarketState(spec, Normalizer(spec, instruments))
+        market = self.config.exchanges.market(spec)
+        state.feeds = MarketFeeds(
+            spec, instruments, on_trade=self._on_trade(state), on_connection=self.coverage.on_connection,
+            ws_base=market.ws_base, rest_base=market.rest_base, ssl_ca_file=self.config.tls_ca_file,
+            max_symbols_per_connection=market.max_symbols_per_connection,
+        )
+        self.states[spec.key] = state
+        return state
+
+    # --- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.writer.start()
+        universe = await self.refresh_universe()
+        if universe is None:
+            raise RuntimeError("no symbol universe")
+        for spec in self.markets:
+            state = self._start_market(spec, universe.instruments(spec.key))
+            if not universe.instruments(spec.key):
+                LOG.error("%s: no instruments to record", spec.key)
+                continue
+            assert state.feeds is not None
+            await state.feeds.start()
+        self._tasks = [
+            asyncio.create_task(self._flush_loop(), name="writer-flush"),
+            asyncio.create_task(self.coverage.run_heartbeats(self.config.recorder.coverage_heartbeat), name="coverage-heartbeat"),
+        ]
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.recorder.flush_interval)
+            self.writer.flush()
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Hand every pending row to the store and wait until the writer has caught up (before an extraction)."""
+        self.writer.flush()
+        deadline = time.monotonic() + timeout
+        while self.writer.backlog() and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        await asyncio.to_thread(self.writer.wait_idle, max(0.0, deadline - time.monotonic()))
+
+    async def stop(self, timeout: float = 20.0) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(s.feeds.stop() for s in self.states.values() if s.feeds is not None), return_exceptions=True)
+        self.coverage.close_all()
+        if not await asyncio.to_thread(self.writer.stop, timeout):
+            LOG.error("store writer did not finish within %.0fs; unwritten rows stay in the spool for the next start", timeout)
+
+    # --- status --------------------------------------------------------------------------------
+    def status(self) -> dict:
+        connected = self.coverage.connected()
+        now = time.time_ns()
+        markets = {}
+        for key, state in self.states.items():
+            conn = connected.get(key, {"connections": 0, "symbols": 0})
+            markets[key] = {
+                "connected": conn["connections"] > 0,
+                "connections": conn["connections"],
+                "symbols": conn["symbols"],
+                "listed": len(state.feeds.instruments) if state.feeds else 0,
+                "trades_total": state.trades,
+                "trades_per_s": round(state.rate, 2),
+                "last_trade_age_s": round((now - state.last_trade_ns) / 1e9, 3) if state.last_trade_ns else None,
+                "rejected_total": sum(state.normalizer.rejected.values()),
+                "rejected": dict(state.normalizer.rejected),
+            }
+        stats = self.writer.stats
+        writer = {"rows_written": stats.rows_written, "store_ok": stats.store_ok, "last_error": stats.last_error,
+                  "write_lag_s": round(stats.last_write_lag_s, 4), "spool_files": len(self.writer.spool),
+                  "spool_bytes": self.writer.spool.bytes, "rows_lost": stats.rows_lost, "backlog_batches": self.writer.backlog()}
+        return {"markets": markets, "writer": writer}
+
+    def log_rates(self) -> None:
+        for key, state in sorted(self.states.items()):
+            rate = state.sample_rate()
+            conn = self.coverage.connected().get(key, {"connections": 0, "symbols": 0})
+            LOG.info("rate %s: %.1f trades/s, %d connections, %d symbols, %d rejected", key, rate, conn["connections"],
+                     conn["symbols"], sum(state.normalizer.rejected.values()))

@@ -1,0 +1,67 @@
+"""The status endpoint: JSON at `/status`, Prometheus text at `/metrics`, bound to loopback by default."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+
+class StatusServer:
+    def __init__(self, snapshot: Callable[[], dict], host: str, port: int) -> None:
+        self.snapshot = snapshot
+        self.host = host
+        self.port = port
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> int:
+        app = web.Application()
+        app.router.add_get("/status", self._status)
+        app.router.add_get("/metrics", self._metrics)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # the real port when 0 was asked for
+        return self.port
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _status(self, _request: web.Request) -> web.Response:
+        return web.json_response(self.snapshot())
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        return web.Response(body=metrics_text(self.snapshot()), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def metrics_text(snapshot: dict) -> bytes:
+    """Render a status snapshot as Prometheus metrics (a fresh registry per scrape: no global state)."""
+    registry = CollectorRegistry()
+    labels = ("exchange", "market")
+    per_market = {
+        "connected": Gauge("pumpwatch_market_connected", "1 if at least one connection is up", labels, registry=registry),
+        "connections": Gauge("pumpwatch_market_connections", "open websocket connections", labels, registry=registry),
+        "symbols": Gauge("pumpwatch_market_symbols_subscribed", "symbols carried by open connections", labels, registry=registry),
+        "trades_total": Gauge("pumpwatch_market_trades_total", "trades accepted since start", labels, registry=registry),
+        "trades_per_s": Gauge("pumpwatch_market_trades_per_second", "trades per second over the last minute", labels,
+                              registry=registry),
+        "last_trade_age_s": Gauge("pumpwatch_market_last_trade_age_seconds", "age of the newest trade", labels, registry=registry),
+        "rejected_total": Gauge("pumpwatch_market_rejected_total", "trades skipped as malformed", labels, registry=registry),
+    }
+    for key, market in snapshot.get("markets", {}).items():
+        exchange, _, market_type = key.partition(".")
+        for name, gauge in per_market.items():
+            value = market.get(name)
+            if value is not None:
+                gauge.labels(exchange, market_type).set(float(value))
+    writer = snapshot.get("writer", {})
+    for name, help_text in (("rows_written", "trade rows written to the store"), ("spool_files", "batches waiting in the spool"),
+                            ("spool_bytes", "bytes in the spool"), ("write_lag_s", "seconds from batch hand-over to stored"),
+                            ("rows_lost", "rows lost because the spool was full")):
+        Gauge(f"pumpwatch_writer_{name}", help_text, registry=registry).set(float(writer.get(name, 0) or 0))
+    Gauge("pumpwatch_events_extracted", "event folders written", registry=registry).set(float(snapshot.get("events_extracted", 0)))
+    return generate_latest(registry)
