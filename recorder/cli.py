@@ -117,6 +117,32 @@ def _serve(config: Config, markets: str | None, watch: bool) -> None:
     asyncio.run(Service(config, _markets(config, markets), watch=watch).run())
 
 
+@cli.group("symbols")
+def symbols_group() -> None:
+    """The symbol universe (config/symbols.yaml)."""
+
+
+@symbols_group.command("refresh")
+@config_option
+@click.option("--markets", default=None, help="comma-separated markets [all enabled]")
+def symbols_refresh(config: Config, markets: str | None) -> None:
+    """Fetch Upbit's KRW list and every market's instruments; write the universe file."""
+    import asyncio
+
+    from recorder.record import fetch_universe
+    from recorder.tls import client_ssl_context
+
+    universe = asyncio.run(fetch_universe(config, _markets(config, markets), client_ssl_context(config.tls_ca_file)))
+    for key, count in sorted(universe.counts().items()):
+        state = universe.status.get(key)
+        click.echo(f"{key:16} {count:6d} instruments" + (f"  ({state.source}: {state.error})" if state and state.error else ""))
+    click.echo(f"{universe.total} instruments written to {config.recorder.symbols_file}")
+    failed = [key for key, state in universe.status.items() if not state.ok]
+    if failed:
+        click.echo(f"pumpwatch: fetch failed for {', '.join(sorted(failed))} (previous lists kept where there were any)", err=True)
+        sys.exit(1)
+
+
 @cli.command("run")
 @config_option
 @click.option("--markets", default=None, help="comma-separated markets, e.g. binance.spot,okx.futures [all enabled]")

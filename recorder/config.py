@@ -109,7 +109,7 @@ class RecorderConfig(_Strict):
     refresh_interval: Duration = 3600.0
     listed_tail: Duration = 86400.0
     flush_rows: int = Field(default=5000, ge=1)
-    flush_interval: Duration = 1.0
+    flush_interval: Duration = 0.5
     coverage_heartbeat: Duration = 5.0
 
 

@@ -30,6 +30,34 @@ from recorder.writer import StoreWriter
 LOG = logging.getLogger(__name__)
 
 
+async def fetch_universe(config: Config, markets: Iterable[MarketSpec], ssl) -> Universe:
+    """Upbit's KRW coins + every market's instruments → the universe, written to `recorder.symbols_file`.
+
+    A market whose fetch fails keeps its previous list (loudly); if Upbit's market list fails, the
+    previous file is kept as it is, or, with none, every instrument is recorded until Upbit answers.
+    """
+    markets = list(markets)
+    path = Path(config.recorder.symbols_file)
+    rest_bases = {spec.key: config.exchanges.market(spec).rest_base for spec in markets}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        try:
+            krw = await fetch_market_all(session, config.upbit.api_base, ssl=ssl)
+        except Exception as exc:
+            if path.exists():
+                LOG.error("universe: Upbit market list unavailable (%s): keeping %s as it is", exc, path)
+                return read_symbols_yaml(path)
+            LOG.error("universe: Upbit market list unavailable (%s) and no previous %s: recording EVERY instrument "
+                      "until Upbit answers", exc, path)
+            krw = set()
+        universe, status = await refresh(
+            path, upbit_krw=krw, fetch=make_fetcher(session, rest_bases, ssl=ssl), markets=markets,
+            quotes=config.recorder.quotes, tail=timedelta(seconds=config.recorder.listed_tail), now=datetime.now(UTC),
+        )
+    for key, state in sorted(status.items()):
+        LOG.info("universe: %s: %s, %d listed, %d kept", key, state.source, state.listed, state.kept)
+    return universe
+
+
 class MarketState:
     """Counters of one market, read by status and the per-minute rate line."""
 
@@ -65,29 +93,9 @@ class Recorder:
         self._tasks: list[asyncio.Task] = []
 
     # --- the universe --------------------------------------------------------------------------
-    async def refresh_universe(self) -> Universe | None:
+    async def refresh_universe(self) -> Universe:
         """Re-fetch Upbit's KRW list and every market's instruments; subscribe what is new."""
-        path = Path(self.config.recorder.symbols_file)
-        rest_bases = {spec.key: self.config.exchanges.market(spec).rest_base for spec in self.markets}
-        timeout = aiohttp.ClientTimeout(total=30)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            try:
-                krw = await fetch_market_all(session, self.config.upbit.api_base, ssl=self.ssl)
-            except Exception as exc:
-                if path.exists():
-                    LOG.error("universe: Upbit market list unavailable (%s): keeping %s as it is", exc, path)
-                    return await self._apply(read_symbols_yaml(path))
-                LOG.error("universe: Upbit market list unavailable (%s) and no previous %s: recording EVERY instrument "
-                          "until Upbit answers", exc, path)
-                krw = set()
-            universe, status = await refresh(
-                path, upbit_krw=krw, fetch=make_fetcher(session, rest_bases, ssl=self.ssl), markets=self.markets,
-                quotes=self.config.recorder.quotes, tail=timedelta(seconds=self.config.recorder.listed_tail),
-                now=datetime.now(UTC),
-            )
-        for key, state in sorted(status.items()):
-            LOG.info("universe: %s: %s, %d listed, %d kept", key, state.source, state.listed, state.kept)
-        return await self._apply(universe)
+        return await self._apply(await fetch_universe(self.config, self.markets, self.ssl))
 
     async def _apply(self, universe: Universe) -> Universe:
         self.universe = universe
@@ -132,8 +140,6 @@ class Recorder:
     async def start(self) -> None:
         self.writer.start()
         universe = await self.refresh_universe()
-        if universe is None:
-            raise RuntimeError("no symbol universe")
         for spec in self.markets:
             state = self._start_market(spec, universe.instruments(spec.key))
             if not universe.instruments(spec.key):

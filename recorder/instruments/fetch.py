@@ -7,7 +7,6 @@ single entry never does (the parser skips and counts it).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import ssl as ssl_module
@@ -99,7 +98,7 @@ async def _get_json(spec: MarketSpec, session: aiohttp.ClientSession, url: str, 
                 raise InstrumentFetchError(spec.key, shown, f"HTTP {response.status}: {body[:200]!r}")
     except InstrumentFetchError:
         raise
-    except (aiohttp.ClientError, TimeoutError, asyncio.TimeoutError, OSError, ValueError) as exc:
+    except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
         raise InstrumentFetchError(spec.key, shown, f"{type(exc).__name__}: {exc}") from exc
     try:
         payload = json.loads(body)

@@ -1,0 +1,80 @@
+"""The installed commands as a user runs them, pointed at the simulator through a config file alone."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from recorder.store.embedded import EmbeddedStore
+from tests.conftest import eventually
+from tests.e2e.background import BackgroundSimulators
+
+PUMPWATCH = [sys.executable, "-m", "recorder"]
+
+
+@pytest.fixture
+def sims():
+    background = BackgroundSimulators(markets=["okx.spot", "binance.futures"], symbols=5, trades_per_second=4)
+    yield background
+    background.close()
+
+
+def test_symbols_refresh_writes_the_universe(sims, tmp_path):
+    config = sims.write_config(tmp_path / "c.yaml", tmp_path / "data")
+    result = subprocess.run([*PUMPWATCH, "symbols", "refresh", "--config", str(config)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    universe = yaml.safe_load((tmp_path / "data" / "symbols.yaml").read_text())
+    text = (tmp_path / "data" / "symbols.yaml").read_text()
+    assert text.startswith("#") and "okx.spot" in text and "binance.futures" in text
+    assert universe is not None
+    assert "BTC-USDT" not in text  # BTC is on Upbit KRW already
+
+
+def test_record_runs_and_sigterm_flushes_and_exits_0(sims, tmp_path):
+    config = sims.write_config(tmp_path / "c.yaml", tmp_path / "data")
+    process = subprocess.Popen([*PUMPWATCH, "record", "--config", str(config), "--markets", "okx.spot"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        db = tmp_path / "data" / "pumpwatch.sqlite"
+        eventually(lambda: db.exists() and EmbeddedStore(db).count_trades() > 20, timeout=60)
+        sims.run(sims.sim.pause)
+        time.sleep(1.5)
+        sent = [t for t in sims.run(sims.sim.sent_trades, "okx.spot") if t["base"] not in ("BTC", "ETH")]
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    store = EmbeddedStore(db)
+    assert store.count_trades() == len(sent)
+    states = [row.state for row in store.read_coverage("okx", "spot", 0, 2**62)]
+    assert "up" in states and "down" in states
+    assert store.read_coverage("binance", "futures", 0, 2**62) == []  # not in --markets
+
+
+def test_kill_9_loses_nothing_older_than_a_second(sims, tmp_path):
+    config = sims.write_config(tmp_path / "c.yaml", tmp_path / "data")
+    process = subprocess.Popen([*PUMPWATCH, "record", "--config", str(config), "--markets", "okx.spot"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = tmp_path / "data" / "pumpwatch.sqlite"
+    try:
+        eventually(lambda: db.exists() and EmbeddedStore(db).count_trades() > 50, timeout=60)
+        kill_ns = time.time_ns()
+        process.kill()
+        process.wait(10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    sent = [t for t in sims.run(sims.sim.sent_trades, "okx.spot") if t["base"] not in ("BTC", "ETH")]
+    old_enough = {t["trade_id"] for t in sent if t["ts_ns"] < kill_ns - 1_000_000_000}
+    stored: set[str] = set()
+    store = EmbeddedStore(db)
+    for coin in {t["base"] for t in sent}:
+        stored |= set(store.read_window(coin, 0, 2**62).column("trade_id").to_pylist())
+    assert old_enough and old_enough <= stored, f"lost {len(old_enough - stored)} of {len(old_enough)}"
