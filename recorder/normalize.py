@@ -89,7 +89,8 @@ class Normalizer:
                 return None
             price = float(trade.price) * instrument.price_factor
             amount = float(trade.amount) * instrument.amount_factor
-            if not (math.isfinite(price) and price > 0 and math.isfinite(amount) and amount > 0):
+            notional = price * amount
+            if not (math.isfinite(price) and price > 0 and math.isfinite(amount) and amount > 0 and math.isfinite(notional)):
                 self._reject("bad_price_or_amount", trade)
                 return None
             ts = to_ns(float(trade.timestamp))
@@ -105,7 +106,7 @@ class Normalizer:
         self.accepted += 1
         return TradeRow(
             ts, received, self.spec.exchange, self.spec.market, instrument.symbol, instrument.base, instrument.quote,
-            side, price, amount, price * amount, trade_id,
+            side, price, amount, notional, trade_id,
         )
 
     def _synthetic_id(self, trade, ts: int, side: str, received: int) -> str:
