@@ -19,6 +19,8 @@ from recorder.markets import MARKETS
 from recorder.store.base import Store
 
 S = 1_000_000_000
+PRIOR_LOOKBACK_NS = 600 * S
+"""how far before the window to look for a market's last trade (the reference price when the window has none)"""
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ def _factors(config: Config) -> dict[tuple[str, str, str], dict]:
 def market_summaries(store: Store, request: EventRequest, trades: pa.Table, heartbeat_s: float, factors: dict) -> list[dict]:
     heartbeat_ns = round(heartbeat_s * S)
     margin = 3 * heartbeat_ns
+    prior = store.read_window(request.coin, request.start_ns - PRIOR_LOOKBACK_NS, request.start_ns)
     out = []
     for spec in MARKETS:
         mask = pc.and_(pc.equal(trades.column("exchange"), spec.exchange), pc.equal(trades.column("market"), spec.market))
@@ -75,6 +78,10 @@ def market_summaries(store: Store, request: EventRequest, trades: pa.Table, hear
             judged.verdict = "gap"
             judged.gaps.append({"kind": "coverage_missing", "status": "open",
                                 "note": "trades are stored but the coverage rows for this window are missing"})
+        before = prior.filter(pc.and_(pc.equal(prior.column("exchange"), spec.exchange), pc.equal(prior.column("market"), spec.market)))
+        last_before = None
+        if before.num_rows:
+            last_before = {"ts": iso_utc(before.column("ts").cast(pa.int64())[-1].as_py()), "price": before.column("price")[-1].as_py()}
         out.append({
             "exchange": spec.exchange,
             "market": spec.market,
@@ -84,6 +91,7 @@ def market_summaries(store: Store, request: EventRequest, trades: pa.Table, hear
             "last_trade": iso_utc(pc.max(ts).as_py()) if part.num_rows else None,
             "notional": float(pc.sum(part.column("notional")).as_py() or 0.0),
             "factors": {s: factors[(spec.exchange, spec.market, s)] for s in instruments if (spec.exchange, spec.market, s) in factors},
+            "last_trade_before_window": last_before,
             "coverage": {"verdict": judged.verdict, "gaps": judged.gaps, "recorded_by": judged.processes},
         })
     return out

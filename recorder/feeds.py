@@ -18,14 +18,16 @@ How this uses cryptofeed 3.0.1 (file:line refer to the installed package):
   `HTTPAsyncConn` builds a bare `aiohttp.ClientSession()` (connection.py:169); the feed's
   `http_conn` is replaced by a subclass whose session uses the same context (cryptofeed makes no
   HTTP call for trades once symbols are set, but any future one is covered).
-- Reconnects: `ConnectionHandler.run` doubles its delay forever and gives up after `retries`
-  (connection_handler.py:82-130). Feeds run with `retries=-1`, and `Feed._wrap_connection`
-  (feed.py:231, a documented hook) swaps each `WSAsyncConn` for `SupervisedWS`, whose `_open`
-  retries internally with a CAPPED, jittered exponential backoff and never raises (except on
-  stop). The handler therefore only ever sleeps its reset delay of 1 s (it resets after every
-  successful subscribe, connection_handler.py:89). A subscribe that raises is logged and the
-  socket closed instead of re-raised, so the handler's delay never grows. Above that, a supervisor
-  task per feed instance rebuilds the feed with capped backoff if `feed.run` ever ends or raises.
+- Reconnects: `ConnectionHandler.run` sleeps 1 s after any exception, doubles that delay until a
+  subscribe succeeds, and gives up after `retries` (connection_handler.py:82-130). Feeds run with
+  `retries=-1`, and `Feed._wrap_connection` (feed.py:231, a documented hook) swaps each
+  `WSAsyncConn` for `SupervisedWS`: its `_open` retries internally with a CAPPED, jittered
+  exponential backoff (`Backoff`: immediate first retry, then 1 s doubling to `backoff_cap`; reset
+  by a session of `healthy_after` seconds) and never raises except on stop, and its `read` ends
+  normally when the socket closes, so the handler reconnects at once without its own sleep. A
+  subscribe that raises is logged and the socket closed instead of re-raised. The handler's
+  delay therefore never grows and the only wait is ours. Above that, a supervisor task per feed
+  instance rebuilds the feed with capped backoff if `feed.run` ever ends or raises.
 - Watchdog: cryptofeed's silence watchdog (connection_handler.py:66, default 120 s) recycles
   connections whose symbols are merely quiet. It is disabled (`timeout=-1`) for feeds without an
   application-level keepalive (Binance: the server pings at protocol level and `websockets`
@@ -58,7 +60,7 @@ import random
 import re
 import ssl as ssl_module
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -69,6 +71,7 @@ import aiohttp
 from cryptofeed.connection import HTTPAsyncConn, RestEndpoint, WebsocketEndpoint, WSAsyncConn
 from cryptofeed.defines import TRADES
 from cryptofeed.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed as WebsocketsClosed
 
 from recorder.instruments import cryptofeed_symbols
 from recorder.instruments.model import Instrument
@@ -94,6 +97,17 @@ PONG_MARKERS: dict[str, tuple[str, Callable[[dict], bool]]] = {
     "GATE_FUTURES": ('.pong"', lambda msg: str(msg.get("channel", "")).endswith(".pong")),
 }
 """replies to those pings, dropped before cryptofeed (which would log them as unhandled, or raise)."""
+_GATE_ERR = ('"error":{', '"error": {')
+_KUCOIN_ERR = ('"result":false', '"result": false', '"type":"error"', '"type": "error"')
+REJECTION_MARKERS: dict[str, tuple[str, ...]] = {
+    "BINANCE": _GATE_ERR, "BINANCE_FUTURES": _GATE_ERR,
+    "BYBIT": ('"success":false', '"success": false'),
+    "OKX": ('"event":"error"', '"event": "error"'),
+    "KUCOIN": _KUCOIN_ERR, "KUCOIN_FUTURES": _KUCOIN_ERR,
+    "GATE": _GATE_ERR, "GATE_FUTURES": _GATE_ERR,
+    "PHEMEX": _GATE_ERR,
+}
+"""how each venue says "subscription rejected" (cryptofeed only logs it); counted and logged loudly here."""
 BYBIT_SPOT_NAME = re.compile(r"(USDT|USDC|EUR|BTC|ETH|DAI|BRZ)$")
 """bybit.py:83-88: how cryptofeed turns a Bybit spot trade's `TIAUSDT` into its `TIA/USDT` key."""
 
@@ -147,9 +161,10 @@ class Backoff:
     failures: int = 0
 
     def delay(self) -> float:
-        if self.failures <= 0:
+        """0 for the first retry after a failure, then base, 2·base, 4·base … up to `cap` (± jitter, never above cap)."""
+        if self.failures <= 1:
             return 0.0
-        raw = min(self.cap, self.base * 2 ** min(self.failures - 1, 30))
+        raw = min(self.cap, self.base * 2 ** min(self.failures - 2, 30))
         return min(self.cap, raw * random.uniform(1 - self.jitter, 1 + self.jitter))
 
     def failed(self) -> None:
@@ -211,6 +226,7 @@ class SupervisedWS(WSAsyncConn):
         self.backoff = Backoff(cap=runtime.owner.backoff_cap, healthy_after=runtime.owner.healthy_after)
         self.up_symbols: tuple[str, ...] | None = None
         self.sessions = 0
+        self.close_reason: str | None = None
 
     async def _open(self) -> None:
         stop = self.runtime.owner.stop_event
@@ -239,6 +255,7 @@ class SupervisedWS(WSAsyncConn):
         await self._open()
         self.connects += 1
         self.sessions += 1
+        self.close_reason = None
         started = time.monotonic()
         try:
             yield self
@@ -249,7 +266,20 @@ class SupervisedWS(WSAsyncConn):
                 self.backoff.session_ended(time.monotonic() - started)
                 if self.up_symbols is not None:
                     symbols, self.up_symbols = self.up_symbols, None
-                    self.runtime.owner.emit(self.logical_id, "down", symbols)
+                    self.runtime.owner.emit(self.logical_id, "down", symbols, self.close_reason or "closed")
+
+    async def read(self):
+        """Frames until the socket closes; a close ends the iteration instead of raising.
+
+        cryptofeed's handler sleeps (1 s, doubling until a subscribe succeeds) after any exception
+        before reconnecting (connection_handler.py:103-126); ending normally makes it reconnect at
+        once, so the only wait is our own backoff in `_open` (none after a healthy session).
+        """
+        try:
+            async for data in super().read():
+                yield data
+        except (WebsocketsClosed, ConnectionClosed, ConnectionError, OSError, TimeoutError) as exc:
+            self.close_reason = f"{type(exc).__name__}: {exc}"
 
     def mark_up(self, symbols: tuple[str, ...]) -> None:
         self.up_symbols = symbols
@@ -283,10 +313,10 @@ class _RecorderFeedMixin:
     _pw_keepalive: Callable[[], str] | None = None
     _pw_pong: tuple[str, Callable[[dict], bool]] | None = None
     _pw_ssl: ssl_module.SSLContext | None = None
+    _pw_rejection: tuple[str, ...] = ()
 
     def __init__(self, *args: Any, pw_runtime: _ShardRuntime, **kwargs: Any) -> None:
         self._pw_runtime = pw_runtime
-        self._pw_runtime_errors: Counter[str] = Counter()
         super().__init__(*args, **kwargs)
         self.http_conn = TLSHTTPConn(self.id, self.http_proxy, self._pw_ssl)
 
@@ -331,6 +361,8 @@ class _RecorderFeedMixin:
             await super().keepalive(conn)
 
     async def message_handler(self, msg, conn, timestamp):
+        if isinstance(msg, str) and len(msg) < 4096 and any(marker in msg for marker in self._pw_rejection):
+            self._pw_runtime.owner.rejection(getattr(conn, "logical_id", "?"), msg)
         pong = self._pw_pong
         if pong is not None and isinstance(msg, str) and len(msg) < 512 and pong[0] in msg:
             with suppress(ValueError):
@@ -373,6 +405,7 @@ def feed_subclass(spec: MarketSpec, *, ws_base: str | None = None, rest_base: st
         interval, builder = KEEPALIVES[base.id]
         attrs["keepalive_interval"] = interval
         attrs["_pw_keepalive"] = staticmethod(builder)
+    attrs["_pw_rejection"] = REJECTION_MARKERS.get(base.id, ())
     if base.id in PONG_MARKERS:
         attrs["_pw_pong"] = PONG_MARKERS[base.id]
     return type(attrs["__qualname__"], (_RecorderFeedMixin, base), attrs)
@@ -459,10 +492,13 @@ class MarketFeeds:
         self.shards: list[_ShardRuntime] = []
         self.not_subscribed: dict[str, str] = {}
         self.message_errors: Counter[str] = Counter()
+        self.rejections: deque[tuple[str, str]] = deque(maxlen=100)
+        """the latest (conn_id, message) error replies from the exchange."""
+        self.rejected = 0
         self.connection_state: dict[str, ConnectionEvent] = {}
         self._error_logged: dict[str, float] = {}
         self._started = False
-        self._pending: list[Instrument] = [i for i in instruments if i.exchange == spec.exchange and i.market == spec.market]
+        self._queued: list[Instrument] = self._accept(instruments)
 
     # -- reporting
 
@@ -475,12 +511,13 @@ class MarketFeeds:
                                   sum(len(shard.connections) for shard in self.shards), len(self.shards),
                                   dict(self.not_subscribed))
 
-    def emit(self, conn_id: str, state: ConnectionState, symbols: tuple[str, ...]) -> None:
+    def emit(self, conn_id: str, state: ConnectionState, symbols: tuple[str, ...], reason: str = "") -> None:
         event = ConnectionEvent(self.spec.exchange, self.spec.market, conn_id, state, symbols, time.time_ns())
         self.connection_state[conn_id] = event
-        level = logging.INFO if state == "up" else logging.WARNING
-        if not self.stop_event.is_set() or state == "up":
-            self.log.log(level, "%s: connection %s %s (%d symbols)", self.spec.key, conn_id, state, len(symbols))
+        if state == "up":
+            self.log.info("%s: connection %s up (%d symbols)", self.spec.key, conn_id, len(symbols))
+        elif not self.stop_event.is_set():
+            self.log.warning("%s: connection %s down (%d symbols): %s", self.spec.key, conn_id, len(symbols), reason)
         if self.on_connection is None:
             return
         try:
@@ -494,6 +531,15 @@ class MarketFeeds:
     def _callback_done(self, task: asyncio.Task) -> None:
         if not task.cancelled() and task.exception() is not None:
             self.log.error("%s: on_connection callback failed", self.spec.key, exc_info=task.exception())
+
+    def rejection(self, conn_id: str, msg: str) -> None:
+        """The venue answered a subscription (or another request) with an error: never silent."""
+        self.rejections.append((conn_id, msg[:500]))
+        self.rejected += 1
+        now = time.monotonic()
+        if now - self._error_logged.get("rejection", -1e9) >= 10.0:
+            self._error_logged["rejection"] = now
+            self.log.error("%s: %s: the exchange REJECTED a request (%d so far): %.500s", self.spec.key, conn_id, self.rejected, msg)
 
     def message_error(self, conn_id: str, exc: Exception, msg: Any) -> None:
         reason = type(exc).__name__
@@ -511,13 +557,23 @@ class MarketFeeds:
         if self._started:
             raise RuntimeError(f"{self.spec.key}: already started")
         self._started = True
-        pending, self._pending = self._pending, []
-        report = await self.add_instruments(pending)
+        queued, self._queued = self._queued, []
+        self._launch(queued)
+        report = self.report()
         self.log.info("%s", report)
         return report
 
     async def add_instruments(self, new: Iterable[Instrument]) -> SubscriptionReport:
         """Subscribe instruments not yet subscribed, in extra feed instances; running ones are untouched."""
+        fresh = self._accept(new)
+        if self._started:
+            self._launch(fresh)
+        else:
+            self._queued.extend(fresh)
+        return self.report()
+
+    def _accept(self, new: Iterable[Instrument]) -> list[Instrument]:
+        """Register instruments of this market not seen before; those cryptofeed cannot deliver are reported."""
         fresh: list[Instrument] = []
         for instrument in new:
             if instrument.exchange != self.spec.exchange or instrument.market != self.spec.market:
@@ -531,14 +587,14 @@ class MarketFeeds:
                 self.log.warning("%s: %s NOT subscribed: %s", self.spec.key, instrument.symbol, reason)
                 continue
             fresh.append(instrument)
-        if not self._started:
-            self._pending.extend(fresh)
-            return self.report()
-        if fresh:
-            cryptofeed_symbols.install(self.spec, fresh)
-            for connections in plan_shards(self.spec, [i.symbol for i in fresh], self.max_symbols_per_connection):
-                self._start_shard(connections)
-        return self.report()
+        return fresh
+
+    def _launch(self, fresh: list[Instrument]) -> None:
+        if not fresh:
+            return
+        cryptofeed_symbols.install(self.spec, fresh)
+        for connections in plan_shards(self.spec, [i.symbol for i in fresh], self.max_symbols_per_connection):
+            self._start_shard(connections)
 
     def _start_shard(self, connections: list[list[str]]) -> None:
         index = len(self.shards)

@@ -70,6 +70,8 @@ class Universe:
     krw_listed_seen_at: dict[str, datetime] = field(default_factory=dict)
     """coin → when it was first seen on Upbit KRW; recorded until this + tail."""
     status: dict[str, MarketStatus] = field(default_factory=dict)
+    upbit_krw: frozenset[str] = frozenset()
+    """the Upbit KRW coins this universe was filtered against (reused when Upbit cannot be read)."""
 
     def instruments(self, market_key: str) -> list[Instrument]:
         return list(self.markets.get(market_key, ()))
@@ -163,7 +165,7 @@ def build_universe(
                 continue
             kept.append(instrument)
         markets[key] = sorted(kept, key=lambda i: i.symbol)
-    return Universe(_utc(now), quotes, markets, seen, dict(status or {}))
+    return Universe(_utc(now), quotes, markets, seen, dict(status or {}), frozenset(krw))
 
 
 # --- the yaml file -------------------------------------------------------------------------------
@@ -200,6 +202,7 @@ def universe_to_yaml(universe: Universe, generated_at: datetime) -> str:
         "generated_at": _iso(generated_at),
         "quotes": list(universe.quotes),
         "krw_listed_seen_at": {coin: _iso(moment) for coin, moment in sorted(universe.krw_listed_seen_at.items())},
+        "upbit_krw": sorted(universe.upbit_krw),
         "markets": {},
     }
     keys = [spec.key for spec in MARKETS if spec.key in universe.markets or spec.key in universe.status]
@@ -263,6 +266,9 @@ def read_symbols_yaml(path: str | Path) -> Universe:
     if not isinstance(seen_raw, dict):
         raise UniverseFileError(f"{path}: krw_listed_seen_at must be a mapping")
     seen = {str(coin).upper(): _parse_time(moment, f"{path}: krw_listed_seen_at.{coin}") for coin, moment in seen_raw.items()}
+    krw_raw = raw.get("upbit_krw") or []
+    if not isinstance(krw_raw, list):
+        raise UniverseFileError(f"{path}: upbit_krw must be a list")
     markets_raw = raw.get("markets") or {}
     if not isinstance(markets_raw, dict):
         raise UniverseFileError(f"{path}: markets must be a mapping")
@@ -286,7 +292,7 @@ def read_symbols_yaml(path: str | Path) -> Universe:
         if "source" in entry:
             fetched_at = _parse_time(entry["fetched_at"], f"{path}: markets.{key}.fetched_at") if entry.get("fetched_at") else None
             status[str(key)] = MarketStatus(str(key), entry["source"], len(items), len(items), entry.get("error"), fetched_at)
-    return Universe(generated_at, tuple(quotes), markets, seen, status)
+    return Universe(generated_at, tuple(quotes), markets, seen, status, frozenset(str(c).upper() for c in krw_raw))
 
 
 # --- refresh -------------------------------------------------------------------------------------
@@ -297,7 +303,7 @@ Fetcher = Callable[[MarketSpec], Awaitable[list[Instrument]]]
 async def refresh(
     path: str | Path,
     *,
-    upbit_krw: Iterable[str],
+    upbit_krw: Iterable[str] | None,
     fetch: Fetcher,
     markets: Iterable[MarketSpec] = MARKETS,
     quotes: Iterable[str] = ("USDT",),
@@ -312,6 +318,10 @@ async def refresh(
     existing file holds for it (re-filtered against the current Upbit KRW set) and is logged at
     ERROR; with no previous list it is empty, with status `failed`. The previous file is read
     leniently: an unreadable file is logged and treated as absent.
+
+    `upbit_krw=None` means Upbit's market list could not be read: the set stored in the previous
+    file is reused (logged); with no previous file that is an error (ValueError), because an
+    empty set would put every coin, BTC included, into the universe.
     """
     now = _utc(now or datetime.now(UTC))
     markets = list(markets)
@@ -323,6 +333,12 @@ async def refresh(
         except (UniverseFileError, OSError) as exc:
             LOG.error("universe: previous symbols file unusable, continuing without it: %s", exc)
 
+    if upbit_krw is None:
+        if previous is None or not previous.upbit_krw:
+            raise ValueError("no Upbit KRW coin list given and no previous symbols file to take it from")
+        LOG.error("universe: Upbit KRW list unavailable: reusing the %d coins stored in %s (from %s)",
+                  len(previous.upbit_krw), path, _iso(previous.generated_at))
+        upbit_krw = previous.upbit_krw
     results = await asyncio.gather(*(fetch(spec) for spec in markets), return_exceptions=True)
     lists: dict[str, list[Instrument]] = {}
     status: dict[str, MarketStatus] = {}

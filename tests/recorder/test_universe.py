@@ -32,7 +32,8 @@ def spot(base, quote="USDT"):
 
 def perp(base, listed=None, multiplier=1):
     listed = listed or base
-    return Instrument("binance", "futures", f"{listed}-USDT-PERP", f"{listed}USDT", base, "USDT", 1 / multiplier, float(multiplier), multiplier)
+    return Instrument("binance", "futures", f"{listed}-USDT-PERP", f"{listed}USDT", base, "USDT",
+                      1 / multiplier, float(multiplier), multiplier)
 
 
 def okx_perp(base, ct_val):
@@ -60,7 +61,8 @@ def test_yaml_round_trip_is_exact_and_readable(tmp_path):
     assert text.startswith("# PumpWatch symbol universe. GENERATED")
     assert "# generated_at: 2025-03-01T12:00:00Z" in text
     assert "binance.futures      2" in text and "!! PREVIOUS: HTTP 503" in text
-    assert "{symbol: 1000PEPE-USDT-PERP, native: 1000PEPEUSDT, base: PEPE, quote: USDT, price_factor: 0.001, amount_factor: 1000.0, multiplier: 1000}" in text
+    assert ("{symbol: 1000PEPE-USDT-PERP, native: 1000PEPEUSDT, base: PEPE, quote: USDT, price_factor: 0.001, "
+            "amount_factor: 1000.0, multiplier: 1000}") in text
     back = read_symbols_yaml(path)
     assert back.markets == universe.markets
     assert back.krw_listed_seen_at == {"TIA": T0 - timedelta(hours=2)}
@@ -152,3 +154,14 @@ def test_naive_times_are_rejected():
 def test_universe_accessors():
     u = Universe(T0, markets={"binance.spot": [spot("A"), spot("B")]})
     assert u.total == 2 and u.counts() == {"binance.spot": 2} and u.instruments("nope") == []
+
+
+def test_missing_upbit_list_reuses_the_stored_one(tmp_path):
+    path = tmp_path / "symbols.yaml"
+    lists = {"binance.spot": [spot("TIA"), spot("BTC")]}
+    with pytest.raises(ValueError, match="Upbit"):
+        asyncio.run(refresh(path, upbit_krw=None, fetch=fetcher(lists), markets=[BINANCE_SPOT], now=T0))
+    asyncio.run(refresh(path, upbit_krw={"KRW-BTC"}, fetch=fetcher(lists), markets=[BINANCE_SPOT], now=T0))
+    assert read_symbols_yaml(path).upbit_krw == {"BTC"}
+    universe, _ = asyncio.run(refresh(path, upbit_krw=None, fetch=fetcher(lists), markets=[BINANCE_SPOT], now=T0))
+    assert universe.coins() == {"TIA"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 
 import aiohttp
 import pytest
@@ -42,8 +43,6 @@ async def serve(routes):
 
 
 def test_bybit_follows_next_page_cursor():
-    import json
-
     pages = {"": (["BTCUSDT", "ETHUSDT"], "c1"), "c1": (["1000PEPEUSDT"], "c2"), "c2": (["SOLUSDT"], "")}
 
     def routes(request):
@@ -85,8 +84,6 @@ def test_errors_name_market_and_url(spec_key, status, body, fragment):
 
 
 def test_endless_cursor_is_an_error():
-    import json
-
     def routes(request):
         return 200, json.dumps({"retCode": 0, "result": {"list": [linear("BTCUSDT", "BTC")], "nextPageCursor": "same"}})
 
@@ -103,7 +100,7 @@ def test_connection_refused_is_an_instrument_fetch_error():
         async with aiohttp.ClientSession() as session:
             await fetch_instruments(market("gate", "futures"), "http://127.0.0.1:9", session)
 
-    with pytest.raises(InstrumentFetchError, match="gate.futures"):
+    with pytest.raises(InstrumentFetchError, match=r"gate\.futures"):
         asyncio.run(go())
 
 
@@ -113,7 +110,8 @@ def test_paths_and_default_bases():
 
     def routes(request):
         assert request.path == "/api/v5/public/instruments" and request.query["instType"] == "SPOT"
-        return 200, '{"code": "0", "msg": "", "data": [{"instType": "SPOT", "instId": "TIA-USDT", "baseCcy": "TIA", "quoteCcy": "USDT", "state": "live"}]}'
+        entry = {"instType": "SPOT", "instId": "TIA-USDT", "baseCcy": "TIA", "quoteCcy": "USDT", "state": "live"}
+        return 200, json.dumps({"code": "0", "msg": "", "data": [entry]})
 
     async def go():
         async with serve(routes) as (base, session, _):

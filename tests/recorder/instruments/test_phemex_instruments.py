@@ -75,7 +75,7 @@ def test_usdt_perps_come_from_perp_products_v2():
 def test_spot_and_perps_share_one_cryptofeed_table_and_route_to_the_right_channel():
     install(market("phemex", "spot"), phemex.parse_spot(PRODUCTS).instruments)
     install(market("phemex", "futures"), phemex.parse_futures(PRODUCTS).instruments)
-    mapping, info = Symbols.get("PHEMEX")
+    mapping, _ = Symbols.get("PHEMEX")
     assert mapping["BTC-USDT"] == "sBTCUSDT" and mapping["BTC-USDT-PERP"] == "BTCUSDT"
     feed = feed_class(market("phemex", "spot"))(symbols=["BTC-USDT", "BTC-USDT-PERP"], channels=["trades"],
                                                 callbacks={"trades": _noop}, config={"log": {"disabled": True}})

@@ -1,0 +1,446 @@
+"""Feeds: endpoint rewriting, sharding, and live runs against local TLS websocket servers.
+
+The live tests run the REAL cryptofeed classes through `MarketFeeds` against (a) a tiny
+Binance-style server written here and (b) the project's exchange simulator for all twelve
+markets. Every wait polls a condition against a deadline; nothing asserts on elapsed time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import math
+import ssl
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+
+import aiohttp
+import pytest
+import trustme
+from cryptofeed.symbols import Symbols
+from websockets.asyncio.server import serve
+
+from recorder.feeds import (
+    Backoff,
+    MarketFeeds,
+    TLSHTTPConn,
+    connection_cap,
+    feed_subclass,
+    plan_shards,
+    rewrite_url,
+)
+from recorder.instruments.cryptofeed_symbols import install
+from recorder.instruments.model import Instrument
+from recorder.markets import MARKETS, market
+
+DEADLINE_S = 20.0
+
+
+@pytest.fixture(autouse=True)
+def _isolated_symbols():
+    saved = copy.copy(Symbols.data)
+    yield
+    Symbols.data = saved
+
+
+async def eventually(condition: Callable[[], bool], what: str, deadline_s: float = DEADLINE_S) -> None:
+    deadline = time.monotonic() + deadline_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+# --- pure pieces ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("url", "base", "expected"), [
+    ("wss://stream.bybit.com/v5/public/spot", "wss://127.0.0.1:8443", "wss://127.0.0.1:8443/v5/public/spot"),
+    ("wss://ws.okx.com:8443/ws/v5/public", "wss://localhost:9000", "wss://localhost:9000/ws/v5/public"),
+    ("wss://x-push-spot.kucoin.com", "wss://127.0.0.1:1", "wss://127.0.0.1:1"),
+    ("https://api.bybit.com/v5/market/instruments-info?category=spot", "http://127.0.0.1:80",
+     "http://127.0.0.1:80/v5/market/instruments-info?category=spot"),
+    ("wss://api.gateio.ws/ws/v4/", None, "wss://api.gateio.ws/ws/v4/"),
+    ("wss://fstream.binance.com", "wss://proxy.local/prefix/", "wss://proxy.local/prefix"),
+])
+def test_rewrite_url_keeps_path(url, base, expected):
+    assert rewrite_url(url, base) == expected
+
+
+def test_feed_subclass_rewrites_every_endpoint_and_carries_tls():
+    context = ssl.create_default_context()
+    for spec in MARKETS:
+        cls = feed_subclass(spec, ws_base="wss://127.0.0.1:7000", rest_base="http://127.0.0.1:7001", ssl=context,
+                            connection_limit=connection_cap(spec, 100))
+        assert cls.websocket_endpoints, spec.key
+        for endpoint in cls.websocket_endpoints:
+            assert endpoint.address.startswith("wss://127.0.0.1:7000"), (spec.key, endpoint.address)
+            assert endpoint.options["ssl"] is context
+        for endpoint in cls.rest_endpoints:
+            assert endpoint.address == "http://127.0.0.1:7001"
+        assert cls.id == spec.cryptofeed_id
+    bybit = feed_subclass(market("bybit", "spot"), ws_base="wss://h:1")
+    assert [e.address.rsplit("/", 1)[-1] for e in bybit.websocket_endpoints] == ["linear", "inverse", "spot"]
+    assert bybit.keepalive_interval == 20.0
+    phemex = feed_subclass(market("phemex", "futures"), connection_limit=20)
+    assert phemex.websocket_endpoints[0].limit == 20 and phemex.websocket_endpoints[0].address == "wss://ws.phemex.com"
+
+
+def _names(n: int, prefix: str = "C") -> list[str]:
+    return [f"{prefix}{i:05d}-USDT" for i in range(n)]
+
+
+def test_3000_symbols_are_all_assigned_exactly_once():
+    symbols = _names(3000)
+    plan = plan_shards(market("gate", "spot"), symbols, 100)
+    assigned = [s for feed in plan for conn in feed for s in conn]
+    assert sorted(assigned) == sorted(symbols) and len(plan) == 30 and all(len(feed) == 1 for feed in plan)
+    binance = plan_shards(market("binance", "spot"), symbols, None)
+    assert [len(f[0]) for f in binance] == [1024, 1024, 952]
+
+
+def test_kucoin_450_symbols_need_3_instances():
+    plan = plan_shards(market("kucoin", "spot"), _names(450), None)
+    assert [sum(map(len, feed)) for feed in plan] == [200, 200, 50]
+    assert len(plan_shards(market("kucoin", "futures"), _names(450), 100)) == 5
+
+
+def test_phemex_250_symbols_need_3_instances_of_connections_up_to_20():
+    plan = plan_shards(market("phemex", "futures"), _names(250), 100)
+    assert len(plan) == 3
+    assert [sum(map(len, feed)) for feed in plan] == [100, 100, 50]
+    assert all(len(conn) <= 20 for feed in plan for conn in feed)
+    assert sum(len(feed) for feed in plan) == 13
+
+
+def test_phemex_cryptofeed_splits_an_instance_like_the_plan():
+    spec = market("phemex", "futures")
+    instruments = [Instrument("phemex", "futures", f"C{i:04d}-USDT-PERP", f"C{i:04d}USDT", f"C{i:04d}", "USDT") for i in range(100)]
+    install(spec, instruments)
+    cls = feed_subclass(spec, connection_limit=connection_cap(spec, 100))
+    (planned,) = plan_shards(spec, [i.symbol for i in instruments], 100)
+
+    async def cb(trade, ts):
+        return None
+
+    feed = cls(pw_runtime=None, symbols=[i.symbol for i in instruments], channels=["trades"], callbacks={"trades": cb},
+               config={"log": {"disabled": True}})
+    actual = [list(feed._pw_symbols_of(conn)) for conn, _, _ in feed.connect()]
+    assert actual == planned and len(actual) == 5
+
+
+def test_cryptofeed_never_loads_symbols_itself_and_http_uses_our_tls():
+    spec = market("gate", "spot")
+    context = ssl.create_default_context()
+    cls = feed_subclass(spec, rest_base="http://127.0.0.1:9", ssl=context)
+    Symbols.data.pop(spec.cryptofeed_id, None)
+    with pytest.raises(RuntimeError, match="must be installed"):
+        asyncio.run(cls.load_symbols())
+    install(spec, [Instrument("gate", "spot", "TIA-USDT", "TIA_USDT", "TIA", "USDT")])
+
+    async def cb(trade, ts):
+        return None
+
+    feed = cls(pw_runtime=None, symbols=["TIA-USDT"], channels=["trades"], callbacks={"trades": cb}, config={"log": {"disabled": True}})
+    assert isinstance(feed.http_conn, TLSHTTPConn) and feed.http_conn._ssl is context
+
+
+def test_backoff_is_capped_and_resets_after_a_healthy_session():
+    backoff = Backoff(base=1.0, cap=30.0, healthy_after=30.0)
+    assert backoff.delay() == 0.0
+    backoff.failed()
+    assert backoff.delay() == 0.0                      # the first retry is immediate
+    backoff.failed()
+    assert 0.8 <= backoff.delay() <= 1.2
+    for _ in range(198):
+        backoff.failed()
+        assert backoff.delay() <= 30.0
+    assert backoff.delay() >= 30.0 * 0.8
+    backoff.session_ended(5.0)
+    assert backoff.failures == 201
+    backoff.session_ended(60.0)
+    assert backoff.failures == 0 and backoff.delay() == 0.0
+
+
+def test_unsupported_bybit_spot_quote_is_reported_not_dropped():
+    spec = market("bybit", "spot")
+    instruments = [Instrument("bybit", "spot", "TIA-USDT", "TIAUSDT", "TIA", "USDT"),
+                   Instrument("bybit", "spot", "TIA-MNT", "TIAMNT", "TIA", "MNT")]
+
+    async def go():
+        async def on_trade(trade, ts):
+            return None
+
+        feeds = MarketFeeds(spec, instruments, on_trade=on_trade, ws_base="wss://127.0.0.1:9")
+        report = await feeds.add_instruments(instruments)
+        return report
+
+    report = asyncio.run(go())
+    assert report.listed == 2 and list(report.not_subscribed) == ["TIA-MNT"]
+    assert "NOT subscribed" in str(report)
+
+
+# --- a tiny Binance-style TLS server ------------------------------------------------------------
+
+
+class BinanceLike:
+    """Combined-stream server: one aggTrade per subscribed stream every `period` seconds; first frame malformed."""
+
+    def __init__(self, period: float = 0.05) -> None:
+        self.period = period
+        self.ca = trustme.CA()
+        self.server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.ca.issue_cert("127.0.0.1").configure_cert(self.server_ctx)
+        self.paths: list[str] = []
+        self.connections: list = []
+        self.refuse = False
+        self.trade_id = 0
+        self.server = None
+        self.port = 0
+
+    async def handler(self, connection) -> None:
+        path = connection.request.path
+        if self.refuse:
+            await connection.close(1013, "try again later")
+            return
+        self.paths.append(path)
+        self.connections.append(connection)
+        streams = path.split("streams=", 1)[1].split("/") if "streams=" in path else []
+        await connection.send(json.dumps({"result": None, "id": 1}))  # not a stream frame: cryptofeed raises on it
+        while True:
+            for stream in streams:
+                self.trade_id += 1
+                symbol = stream.split("@")[0].upper()
+                data = {"e": "aggTrade", "E": int(time.time() * 1000), "s": symbol, "a": self.trade_id, "p": "2.5", "q": "4",
+                        "f": 1, "l": 1, "T": int(time.time() * 1000), "m": False}
+                await connection.send(json.dumps({"stream": stream, "data": data}))
+            await asyncio.sleep(self.period)
+
+    async def __aenter__(self) -> BinanceLike:
+        self.server = await serve(self.handler, "127.0.0.1", 0, ssl=self.server_ctx)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+    def ca_file(self, tmp_path) -> str:
+        path = tmp_path / "ca.pem"
+        self.ca.cert_pem.write_to_path(str(path))
+        return str(path)
+
+    async def drop_all(self) -> None:
+        for connection in list(self.connections):
+            await connection.close(1011, "going away")
+        self.connections.clear()
+
+
+def binance_spot(*bases: str) -> list[Instrument]:
+    return [Instrument("binance", "spot", f"{b}-USDT", f"{b}USDT", b, "USDT") for b in bases]
+
+
+def test_live_trades_lifecycle_events_and_reconnect(tmp_path):
+    spec = market("binance", "spot")
+
+    async def go():
+        trades: list = []
+        events: list = []
+
+        async def on_trade(trade, receipt_timestamp):
+            trades.append(trade)
+
+        async with BinanceLike() as server:
+            feeds = MarketFeeds(spec, binance_spot("AAA", "BBB", "CCC"), on_trade=on_trade, on_connection=events.append,
+                                ws_base=f"wss://127.0.0.1:{server.port}", ssl_ca_file=server.ca_file(tmp_path),
+                                max_symbols_per_connection=2, start_stagger=0, backoff_cap=0.5)
+            report = await feeds.start()
+            assert (report.listed, report.subscribed, report.connections, report.feeds) == (3, 3, 2, 2)
+            await eventually(lambda: {t.symbol for t in trades} == {"AAA-USDT", "BBB-USDT", "CCC-USDT"}, "trades of every symbol")
+            ups = [e for e in events if e.state == "up"]
+            assert sorted(s for e in ups for s in e.symbols) == ["AAA-USDT", "BBB-USDT", "CCC-USDT"]
+            assert {e.conn_id for e in ups} == {"binance.spot/0.0", "binance.spot/1.0"}
+            assert all(e.exchange == "binance" and e.market == "spot" and e.ts_ns > 0 for e in ups)
+            assert sorted(server.paths) == ["/stream?streams=aaausdt@aggTrade/bbbusdt@aggTrade", "/stream?streams=cccusdt@aggTrade"]
+            # the malformed first frame of each connection was counted, not turned into a reconnect
+            assert sum(feeds.message_errors.values()) == 2 and len(server.paths) == 2
+            trade = trades[0]
+            assert (float(trade.price), float(trade.amount), trade.side) == (2.5, 4.0, "buy")
+
+            await server.drop_all()
+            await eventually(lambda: Counter(e.state for e in events) == {"up": 4, "down": 2}, "down then up again")
+            downs = [e for e in events if e.state == "down"]
+            assert {e.conn_id for e in downs} == {"binance.spot/0.0", "binance.spot/1.0"}
+            seen = len(trades)
+            await eventually(lambda: len(trades) > seen + 6, "trades after the reconnect")
+
+            await feeds.stop()
+            assert Counter(e.state for e in events) == {"up": 4, "down": 4}
+            assert all(shard.task.done() for shard in feeds.shards)
+
+    asyncio.run(go())
+
+
+def test_refused_connections_retry_with_capped_backoff_until_the_server_returns(tmp_path):
+    spec = market("binance", "spot")
+
+    async def go():
+        trades: list = []
+
+        async def on_trade(trade, receipt_timestamp):
+            trades.append(trade)
+
+        async with BinanceLike() as server:
+            server.refuse = True
+            feeds = MarketFeeds(spec, binance_spot("AAA"), on_trade=on_trade, ws_base=f"wss://127.0.0.1:{server.port}",
+                                ssl_ca_file=server.ca_file(tmp_path), start_stagger=0, backoff_cap=0.2, healthy_after=5.0)
+            await feeds.start()
+            await eventually(lambda: feeds.shards[0].feed is not None and feeds.shards[0].feed.connection_handlers,
+                             "the connection handler")
+            conn = feeds.shards[0].feed.connection_handlers[0].conn
+            await eventually(lambda: conn.sessions >= 5, "several refused sessions")
+            assert conn.backoff.delay() <= 0.2
+            assert not feeds.shards[0].task.done() and trades == []
+            server.refuse = False
+            await eventually(lambda: len(trades) >= 3, "trades once the server accepts again")
+            assert feeds.shards[0].restarts == 0
+            await feeds.stop()
+
+    asyncio.run(go())
+
+
+def test_unreachable_host_never_stops_and_stop_is_prompt(tmp_path):
+    spec = market("binance", "spot")
+
+    async def go():
+        async def on_trade(trade, receipt_timestamp):
+            return None
+
+        feeds = MarketFeeds(spec, binance_spot("AAA"), on_trade=on_trade, ws_base="wss://127.0.0.1:9", start_stagger=0,
+                            backoff_cap=0.1)
+        await feeds.start()
+        await eventually(lambda: feeds.shards[0].feed is not None and feeds.shards[0].feed.connection_handlers, "handler")
+        conn = feeds.shards[0].feed.connection_handlers[0].conn
+        await eventually(lambda: conn.backoff.failures >= 5, "repeated connect failures")
+        assert not feeds.shards[0].task.done()
+        await feeds.stop(timeout=5.0)
+        assert feeds.shards[0].task.done() and not feeds.shards[0].task.cancelled()
+
+    asyncio.run(go())
+
+
+def test_add_instruments_starts_an_extra_instance_and_leaves_the_others(tmp_path):
+    spec = market("binance", "spot")
+
+    async def go():
+        trades: list = []
+        events: list = []
+
+        async def on_trade(trade, receipt_timestamp):
+            trades.append(trade)
+
+        async with BinanceLike() as server:
+            feeds = MarketFeeds(spec, binance_spot("AAA"), on_trade=on_trade, on_connection=events.append,
+                                ws_base=f"wss://127.0.0.1:{server.port}", ssl_ca_file=server.ca_file(tmp_path), start_stagger=0)
+            await feeds.start()
+            await eventually(lambda: any(t.symbol == "AAA-USDT" for t in trades), "first symbol")
+            first_task = feeds.shards[0].task
+            report = await feeds.add_instruments(binance_spot("AAA", "NEW"))
+            assert (report.listed, report.subscribed, report.feeds) == (2, 2, 2)
+            await eventually(lambda: any(t.symbol == "NEW-USDT" for t in trades), "the added symbol")
+            assert feeds.shards[0].task is first_task and feeds.shards[0].feed.connection_handlers[0].conn.sessions == 1
+            assert [e.state for e in events if e.conn_id == "binance.spot/0.0"] == ["up"]
+            await feeds.stop()
+
+    asyncio.run(go())
+
+
+# --- all twelve markets against the exchange simulator -------------------------------------------
+
+
+def test_every_market_end_to_end_against_the_simulator():
+    simulator = pytest.importorskip("recorder.simulator.exchanges")
+    from recorder.instruments.fetch import fetch_instruments
+
+    async def go():
+        received: dict[str, list] = defaultdict(list)
+        async with simulator.ExchangeSimulator(symbols=6, trades_per_second=4.0, seed=7) as sim:
+            context = ssl.create_default_context(cafile=str(sim.ca_file))
+            runners: list[MarketFeeds] = []
+            instruments: dict[str, dict[str, Instrument]] = {}
+            async with aiohttp.ClientSession() as session:
+                for spec in MARKETS:
+                    ws, rest = sim.endpoint(spec.key)
+                    listed = await fetch_instruments(spec, rest, session, ssl=context)
+                    instruments[spec.key] = {i.symbol: i for i in listed}
+
+                    async def on_trade(trade, receipt_timestamp, key=spec.key):
+                        received[key].append(trade)
+
+                    feeds = MarketFeeds(spec, listed, on_trade=on_trade, ws_base=ws, rest_base=rest, ssl_ca_file=str(sim.ca_file),
+                                        max_symbols_per_connection=4, start_stagger=0)
+                    report = await feeds.start()
+                    assert report.subscribed == report.listed == len(sim.instruments(spec.key)), report
+                    runners.append(feeds)
+            try:
+                for spec in MARKETS:
+                    natives = {listing.native for listing in sim.instruments(spec.key)}
+                    await eventually(lambda spec=spec, natives=natives: sim.subscribed(spec.key) == natives,
+                                     f"{spec.key}: every symbol subscribed")
+                await eventually(lambda: all(len({t.symbol for t in received[s.key]}) == len(instruments[s.key]) for s in MARKETS),
+                                 "trades of every symbol on every market")
+            finally:
+                for feeds in runners:
+                    await feeds.stop()
+            for spec in MARKETS:
+                truth = defaultdict(list)
+                for record in sim.sent_trades(spec.key):
+                    truth[record["symbol"]].append(record)
+                for trade in received[spec.key]:
+                    instrument = instruments[spec.key][trade.symbol]
+                    ts_ns = round(float(trade.timestamp) * 1e6) * 1000
+                    candidates = [r for r in truth[trade.symbol]
+                                  if (trade.id is not None and r["trade_id"] == trade.id)
+                                  or (trade.id is None and abs(r["ts_ns"] - ts_ns) < 2000 and r["side"] == trade.side)]
+                    assert candidates, (spec.key, trade)
+                    price = float(trade.price) * instrument.price_factor
+                    amount = float(trade.amount) * instrument.amount_factor
+                    assert any(math.isclose(price, float(r["price"]), rel_tol=1e-9)
+                               and math.isclose(amount, float(r["amount"]), rel_tol=1e-9) for r in candidates), (spec.key, trade)
+                    assert instrument.base == candidates[0]["base"]
+
+    asyncio.run(go())
+
+
+def test_exchange_rejections_are_counted_and_logged_loudly(caplog):
+    simulator = pytest.importorskip("recorder.simulator.exchanges")
+    from recorder.instruments.fetch import fetch_instruments
+
+    spec = market("bybit", "futures")
+
+    async def go():
+        trades: list = []
+
+        async def on_trade(trade, receipt_timestamp):
+            trades.append(trade)
+
+        async with simulator.ExchangeSimulator(markets=[spec.key], symbols=2, trades_per_second=4.0) as sim:
+            ws, rest = sim.endpoint(spec.key)
+            context = ssl.create_default_context(cafile=str(sim.ca_file))
+            async with aiohttp.ClientSession() as session:
+                listed = await fetch_instruments(spec, rest, session, ssl=context)
+            bogus = Instrument("bybit", "futures", "NOPE-USDT-PERP", "NOPEUSDT", "NOPE", "USDT")
+            feeds = MarketFeeds(spec, [*listed, bogus], on_trade=on_trade, ws_base=ws, ssl_ca_file=str(sim.ca_file), start_stagger=0)
+            await feeds.start()
+            try:
+                await eventually(lambda: feeds.rejected >= 1 and len({t.symbol for t in trades}) == len(listed),
+                                 "the rejection and the other symbols' trades")
+            finally:
+                await feeds.stop()
+            return feeds
+
+    feeds = asyncio.run(go())
+    assert any("NOPEUSDT" in message for _, message in feeds.rejections)
+    assert any("REJECTED" in record.getMessage() for record in caplog.records)
