@@ -132,12 +132,12 @@ def symbols_refresh(config: Config, markets: str | None) -> None:
     from recorder.record import fetch_universe
     from recorder.tls import client_ssl_context
 
-    universe = asyncio.run(fetch_universe(config, _markets(config, markets), client_ssl_context(config.tls_ca_file)))
+    universe, upbit_ok = asyncio.run(fetch_universe(config, _markets(config, markets), client_ssl_context(config.tls_ca_file)))
     for key, count in sorted(universe.counts().items()):
         state = universe.status.get(key)
         click.echo(f"{key:16} {count:6d} instruments" + (f"  ({state.source}: {state.error})" if state and state.error else ""))
     click.echo(f"{universe.total} instruments written to {config.recorder.symbols_file}")
-    failed = [key for key, state in universe.status.items() if not state.ok]
+    failed = [key for key, state in universe.status.items() if not state.ok] + ([] if upbit_ok else ["upbit"])
     if failed:
         click.echo(f"pumpwatch: fetch failed for {', '.join(sorted(failed))} (previous lists kept where there were any)", err=True)
         sys.exit(1)
@@ -177,6 +177,23 @@ def status_command(config: Config, url: str | None) -> None:
         click.echo(f"pumpwatch: no service answering at {url}: {exc}", err=True)
         sys.exit(1)
     click.echo(render(snapshot))
+
+
+@cli.command("demo")
+@click.option("--dir", "workdir", type=click.Path(path_type=Path), default=None,
+              help="keep the demo's store and event folder here [a new temporary folder]")
+def demo_command(workdir: Path | None) -> None:
+    """Offline demo: simulated exchanges and Upbit, a KRW listing, its event folder, analysis and chart."""
+    import asyncio
+    import tempfile
+
+    from recorder.demo import run_demo
+
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="pumpwatch-demo-"))
+    result = asyncio.run(run_demo(workdir, progress=lambda line: click.echo(line, err=True)))
+    click.echo(result.summary)
+    click.echo(f"\nevent folder: {result.event_dir}")
+    click.echo(f"chart:        {result.event_dir / 'chart.png'}")
 
 
 def main() -> None:

@@ -28,13 +28,15 @@ from recorder.upbit.announcements import fetch_market_all
 from recorder.writer import StoreWriter
 
 LOG = logging.getLogger(__name__)
+DEGRADED_RETRY_S = 60.0
 
 
-async def fetch_universe(config: Config, markets: Iterable[MarketSpec], ssl) -> Universe:
+async def fetch_universe(config: Config, markets: Iterable[MarketSpec], ssl) -> tuple[Universe, bool]:
     """Upbit's KRW coins + every market's instruments → the universe, written to `recorder.symbols_file`.
 
     A market whose fetch fails keeps its previous list (loudly); if Upbit's market list fails, the
     previous file is kept as it is, or, with none, every instrument is recorded until Upbit answers.
+    The flag says whether Upbit's market list was fetched.
     """
     markets = list(markets)
     path = Path(config.recorder.symbols_file)
@@ -45,17 +47,20 @@ async def fetch_universe(config: Config, markets: Iterable[MarketSpec], ssl) -> 
         except Exception as exc:
             if path.exists():
                 LOG.error("universe: Upbit market list unavailable (%s): keeping %s as it is", exc, path)
-                return read_symbols_yaml(path)
+                return read_symbols_yaml(path), False
             LOG.error("universe: Upbit market list unavailable (%s) and no previous %s: recording EVERY instrument "
                       "until Upbit answers", exc, path)
             krw = set()
+            upbit_ok = False
+        else:
+            upbit_ok = True
         universe, status = await refresh(
             path, upbit_krw=krw, fetch=make_fetcher(session, rest_bases, ssl=ssl), markets=markets,
             quotes=config.recorder.quotes, tail=timedelta(seconds=config.recorder.listed_tail), now=datetime.now(UTC),
         )
     for key, state in sorted(status.items()):
         LOG.info("universe: %s: %s, %d listed, %d kept", key, state.source, state.listed, state.kept)
-    return universe
+    return universe, upbit_ok
 
 
 class MarketState:
@@ -90,12 +95,14 @@ class Recorder:
         self.coverage = CoverageTracker(self.writer)
         self.states: dict[str, MarketState] = {}
         self.universe: Universe | None = None
+        self.upbit_ok = False
         self._tasks: list[asyncio.Task] = []
 
     # --- the universe --------------------------------------------------------------------------
     async def refresh_universe(self) -> Universe:
         """Re-fetch Upbit's KRW list and every market's instruments; subscribe what is new."""
-        return await self._apply(await fetch_universe(self.config, self.markets, self.ssl))
+        universe, self.upbit_ok = await fetch_universe(self.config, self.markets, self.ssl)
+        return await self._apply(universe)
 
     async def _apply(self, universe: Universe) -> Universe:
         self.universe = universe
@@ -143,14 +150,32 @@ class Recorder:
         for spec in self.markets:
             state = self._start_market(spec, universe.instruments(spec.key))
             if not universe.instruments(spec.key):
-                LOG.error("%s: no instruments to record", spec.key)
-                continue
+                LOG.error("%s: no instruments to record yet; retrying the instrument list every %.0fs", spec.key,
+                          DEGRADED_RETRY_S)
             assert state.feeds is not None
             await state.feeds.start()
         self._tasks = [
+            asyncio.create_task(self._retry_degraded(), name="universe-retry"),
             asyncio.create_task(self._flush_loop(), name="writer-flush"),
             asyncio.create_task(self.coverage.run_heartbeats(self.config.recorder.coverage_heartbeat), name="coverage-heartbeat"),
         ]
+
+    def degraded(self) -> list[str]:
+        """Markets whose last instrument fetch failed (previous list kept, or nothing to record)."""
+        if self.universe is None:
+            return [spec.key for spec in self.markets]
+        bad = sorted(key for key, state in self.universe.status.items() if not state.ok)
+        return bad if self.upbit_ok else ["upbit", *bad]
+
+    async def _retry_degraded(self) -> None:
+        """Until every market's list is fresh, retry far more often than the hourly refresh."""
+        while True:
+            await asyncio.sleep(DEGRADED_RETRY_S)
+            if self.degraded():
+                try:
+                    await self.refresh_universe()
+                except Exception:
+                    LOG.exception("universe: refresh failed; retrying in %.0fs", DEGRADED_RETRY_S)
 
     async def _flush_loop(self) -> None:
         while True:

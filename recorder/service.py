@@ -40,6 +40,7 @@ class Service:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.status_server: StatusServer | None = None
         self.events: list[dict] = []
+        self.failures: list[dict] = []
         self.started_at = time.time()
         self._stop = asyncio.Event()
 
@@ -71,6 +72,7 @@ class Service:
         except Exception as exc:
             LOG.exception("event %s (notice %d) failed", trigger.coin, trigger.notice_id)
             self.store.write_triggers([trigger.row("failed", detail=str(exc)[:500])])
+            self.failures.append({"coin": trigger.coin, "notice_id": trigger.notice_id, "error": str(exc)[:500]})
             return None
         self.events = [{"coin": trigger.coin, "notice_id": trigger.notice_id, "folder": str(folder)}, *self.events][:20]
         LOG.warning("event ready: %s", folder)
