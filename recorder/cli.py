@@ -117,6 +117,21 @@ def _serve(config: Config, markets: str | None, watch: bool) -> None:
     asyncio.run(Service(config, _markets(config, markets), watch=watch).run())
 
 
+@cli.command("analyze")
+@config_option
+@click.argument("event_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+def analyze_command(config: Config, event_dir: Path) -> None:
+    """Write analysis.json, summary.md and chart.png into an event folder, and print the summary."""
+    from analysis.event import EventFolderError
+    from analysis.report import analyze_event, summary_table
+
+    try:
+        analysis = analyze_event(event_dir, config.analysis.pump_threshold, config.analysis.min_trades)
+    except EventFolderError as exc:
+        fail(f"{event_dir}: {exc}")
+    click.echo(summary_table(analysis))
+
+
 @cli.group("symbols")
 def symbols_group() -> None:
     """The symbol universe (config/symbols.yaml)."""

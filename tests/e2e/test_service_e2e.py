@@ -1,0 +1,51 @@
+"""The service against the simulators: status shows all 12 markets; the demo scenario ends in a right analysis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+
+from click.testing import CliRunner
+
+from recorder.cli import cli
+from recorder.service import Service
+from recorder.simulator.exchanges import ExchangeSimulator
+from recorder.simulator.upbit import FakeUpbit
+from recorder.simulator.wiring import simulator_config
+
+
+def test_status_endpoint_and_command_show_all_12_markets(tmp_path):
+    async def scenario():
+        async with ExchangeSimulator(symbols=3, trades_per_second=2) as sim:
+            upbit = FakeUpbit(krw_coins=("BTC",))
+            await upbit.start()
+            config = simulator_config(sim, upbit.base_url, tmp_path)
+            service = Service(config)
+            ready = asyncio.Event()
+            task = asyncio.create_task(service.run(install_signals=False, ready=ready))
+            try:
+                await asyncio.wait_for(ready.wait(), 60)
+                for _ in range(300):
+                    snapshot = service.snapshot()
+                    markets = snapshot["markets"].values()
+                    if snapshot["writer"]["rows_written"] and all(m["connected"] and m["trades_total"] for m in markets):
+                        break
+                    await asyncio.sleep(0.1)
+                url = f"http://127.0.0.1:{service.status_server.port}"
+                status = await asyncio.to_thread(lambda: json.load(urllib.request.urlopen(url + "/status", timeout=5)))
+                metrics = await asyncio.to_thread(lambda: urllib.request.urlopen(url + "/metrics", timeout=5).read().decode())
+                table = await asyncio.to_thread(lambda: CliRunner().invoke(cli, ["status", "--url", url + "/status"]).output)
+            finally:
+                service.request_stop()
+                await task
+                await upbit.stop()
+            return status, metrics, table
+
+    status, metrics, table = asyncio.run(scenario())
+    assert len(status["markets"]) == 12
+    assert all(m["connected"] and m["symbols"] > 0 and m["trades_total"] > 0 for m in status["markets"].values()), status["markets"]
+    assert status["writer"]["rows_written"] > 0 and status["upbit"]["polls"] >= 0
+    assert metrics.count("pumpwatch_market_connected{") == 12
+    for key in status["markets"]:
+        assert key in table
