@@ -56,7 +56,8 @@ def _factors(config: Config) -> dict[tuple[str, str, str], dict]:
         return {}
     return {
         (i.exchange, i.market, i.symbol): {"price_factor": i.price_factor, "amount_factor": i.amount_factor, "multiplier": i.multiplier}
-        for i in universe.all_instruments()
+        for instruments in universe.markets.values()
+        for i in instruments
     }
 
 

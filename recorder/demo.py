@@ -1,0 +1,137 @@
+"""`pumpwatch demo`: from a KRW listing notice to an analysed event folder, offline, in under a minute.
+
+It starts the exchange simulator (12 markets) and the fake Upbit, runs the real service against
+them on an embedded store in a temporary folder, publishes a listing notice for a simulated coin
+whose price jumps on different venues after different delays (one venue loses its connection
+inside the window), and waits for the service to detect, extract and analyse it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from recorder.service import Service
+from recorder.simulator.exchanges import ExchangeSimulator
+from recorder.simulator.upbit import FakeUpbit
+from recorder.simulator.wiring import simulator_config
+
+S = 1_000_000_000
+COIN = "C0007"
+TITLE = f"데모코인({COIN}) KRW, USDT 마켓 디지털 자산 추가"
+
+
+@dataclass(frozen=True)
+class Reaction:
+    market: str
+    delay_s: float | None
+    """seconds after the announcement the venue jumps; None: it never reacts"""
+    pct: float
+
+
+SCENARIO: tuple[Reaction, ...] = (
+    Reaction("binance.futures", 0.8, 28.0),
+    Reaction("bybit.futures", 2.3, 24.0),
+    Reaction("okx.futures", 3.6, 22.0),
+    Reaction("binance.spot", 4.4, 25.0),
+    Reaction("gate.futures", 6.0, 18.0),
+    Reaction("bybit.spot", 7.2, 20.0),
+    Reaction("okx.spot", 8.5, 19.0),
+    Reaction("kucoin.futures", 10.0, 15.0),
+    Reaction("gate.spot", 11.5, 14.0),
+    Reaction("phemex.futures", 13.0, 12.0),
+    Reaction("kucoin.spot", 5.0, 16.0),
+    Reaction("phemex.spot", None, 0.0),
+)
+DISCONNECTED = "kucoin.spot"
+"""this venue's connection drops 3 s after the announcement and is refused for 8 s"""
+
+
+@dataclass
+class DemoResult:
+    event_dir: Path
+    analysis: dict
+    summary: str
+
+
+async def _drive_coin(sim: ExchangeSimulator, announced_ns: int, stop: asyncio.Event) -> None:
+    """Ten trades a second of the demo coin on every market, following each venue's jump."""
+    rng = random.Random(7)
+    listings = {key: next(x for x in sim.instruments(key) if x.base == COIN) for key in (r.market for r in SCENARIO)}
+    reactions = {r.market: r for r in SCENARIO}
+    while not stop.is_set():
+        now = time.time_ns()
+        for key, listing in listings.items():
+            reaction = reactions[key]
+            jumped = reaction.delay_s is not None and now >= announced_ns + reaction.delay_s * S
+            price = listing.ref_price * (1 + (reaction.pct / 100 if jumped else 0)) * (1 + rng.uniform(-0.002, 0.002))
+            side = "buy" if rng.random() < (0.8 if jumped else 0.5) else "sell"
+            amount = rng.uniform(20, 400) / listing.ref_price * (4 if jumped else 1)
+            try:
+                sim.publish(key, listing.native, listing.coin_price(listing.quantize_price(price)),
+                            listing.coin_amount(listing.quantize_size(amount)), side)
+            except (ValueError, KeyError):
+                continue
+        await asyncio.sleep(0.1)
+
+
+async def run_demo(workdir: Path, *, before_s: float = 20.0, after_s: float = 20.0, symbols: int = 30,
+                   progress: Callable[[str], None] = print) -> DemoResult:
+    started = time.monotonic()
+
+    def say(message: str) -> None:
+        progress(f"[{time.monotonic() - started:5.1f}s] {message}")
+
+    async with ExchangeSimulator(symbols=symbols, trades_per_second=1.0, seed=42) as sim:
+        upbit = FakeUpbit(krw_coins=("BTC", "ETH", "XRP"))
+        await upbit.start()
+        say(f"exchange simulator: 12 markets, {symbols + 4} coins each; fake Upbit at {upbit.base_url}")
+        config = simulator_config(sim, upbit.base_url, workdir, extraction={"before": f"{before_s}s", "after": f"{after_s}s",
+                                                                            "settle": "1s"},
+                                  upbit={"poll_interval": "1s", "poll_jitter": "100ms"}, service={"status_port": 0})
+        service = Service(config)
+        ready = asyncio.Event()
+        task = asyncio.create_task(service.run(install_signals=False, ready=ready))
+        stop_driver = asyncio.Event()
+        driver = None
+        try:
+            await asyncio.wait_for(ready.wait(), 60)
+            say(f"service running: recording {service.recorder.universe.total} instruments into {workdir}")
+            announced_ns = (time.time_ns() // S + round(before_s) + 1) * S  # Upbit stamps whole seconds
+            for reaction in SCENARIO:
+                if reaction.delay_s is not None:
+                    sim.jump(COIN, reaction.pct, announced_ns + round(reaction.delay_s * S), reaction.market)
+            driver = asyncio.create_task(_drive_coin(sim, announced_ns, stop_driver))
+            say(f"recording the {before_s:.0f} s before the announcement...")
+            await asyncio.sleep(max(0.0, (announced_ns - time.time_ns()) / S))
+            upbit.publish(TITLE, at=datetime.fromtimestamp(announced_ns // S, tz=UTC))
+            say(f"Upbit publishes: {TITLE}")
+            await asyncio.sleep(3.0)
+            await sim.disconnect(DISCONNECTED, refuse_for=8.0)
+            say(f"{DISCONNECTED} loses its connection (refused for 8 s)")
+            deadline = time.monotonic() + after_s + 60
+            while not service.events and not service.failures and time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
+            if service.failures:
+                raise RuntimeError(f"the event failed: {service.failures[0]['error']}")
+            if not service.events:
+                raise RuntimeError("the service did not produce an event in time; see the log above")
+        finally:
+            stop_driver.set()
+            if driver is not None:
+                await driver
+            service.request_stop()
+            await task
+            await upbit.stop()
+    event_dir = Path(service.events[0]["folder"])
+    from analysis.report import summary_table
+
+    analysis = json.loads((event_dir / "analysis.json").read_text())
+    say(f"event folder ready: {event_dir}")
+    return DemoResult(event_dir, analysis, summary_table(analysis))
