@@ -43,6 +43,8 @@ class MarketInfo:
     verdict: str = "unknown"
     gaps: tuple[dict[str, Any], ...] = ()
     trades_reported: int | None = None
+    last_before: tuple[int, float] | None = None
+    """(ts ns, price) of the market's last trade before the window, as the extractor found it in the store"""
 
     @property
     def key(self) -> str:
@@ -161,6 +163,13 @@ def _market_info(raw: Any) -> MarketInfo | None:
     gaps = coverage.get("gaps") if isinstance(coverage.get("gaps"), list) else []
     instruments = raw.get("instruments") if isinstance(raw.get("instruments"), list) else []
     trades = raw.get("trades")
+    last_before = None
+    prior = raw.get("last_trade_before_window")
+    if isinstance(prior, dict) and isinstance(prior.get("price"), (int, float)) and prior["price"] > 0:
+        try:
+            last_before = (parse_time_ns(prior["ts"]), float(prior["price"]))
+        except (KeyError, ValueError, TypeError):
+            last_before = None
     return MarketInfo(
         exchange=str(raw["exchange"]),
         market=str(raw["market"]),
@@ -168,6 +177,7 @@ def _market_info(raw: Any) -> MarketInfo | None:
         verdict=str(coverage.get("verdict") or "unknown"),
         gaps=tuple(g for g in gaps if isinstance(g, dict)),
         trades_reported=trades if isinstance(trades, int) and not isinstance(trades, bool) else None,
+        last_before=last_before,
     )
 
 

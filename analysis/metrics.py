@@ -58,14 +58,18 @@ def pump_level(reference: float, pump_threshold: float) -> float:
     return reference * (1.0 + pump_threshold) * (1.0 - _REL_TOLERANCE)
 
 
-def reference_price(ts_ns: np.ndarray, price: np.ndarray, amount: np.ndarray, announced_ns: int, window_s: float) -> Reference:
+def reference_price(ts_ns: np.ndarray, price: np.ndarray, amount: np.ndarray, announced_ns: int, window_s: float,
+                    last_before: tuple[int, float] | None = None) -> Reference:
     """VWAP over [T - window, T); if nobody traded there, the last trade before T; None if none at all.
 
     Why VWAP: a single last print can be an outlier; volume weighting over the quiet pre-window is
-    what the market actually paid. The fallback keeps thin markets measurable.
+    what the market actually paid. The fallback keeps thin markets measurable. `last_before` is the
+    market's last trade before the extracted window (from the store), used when the window has none before T.
     """
     before = ts_ns < announced_ns
     if not before.any():
+        if last_before is not None:
+            return Reference(last_before[1], "last_trade_before", 0, last_before[0])
         return Reference(None, None, 0, None)
     last_index = int(np.flatnonzero(before)[-1])
     last_ns = int(ts_ns[last_index])
@@ -163,6 +167,7 @@ def market_metrics(
     pump_threshold: float = DEFAULT_PUMP_THRESHOLD,
     min_trades: int = DEFAULT_MIN_TRADES,
     reference_window_s: float = DEFAULT_REFERENCE_WINDOW_S,
+    last_before: tuple[int, float] | None = None,
 ) -> dict[str, Any]:
     """Everything measured on one market, as a JSON-ready dict (times as ISO strings and ms offsets).
 
@@ -177,7 +182,7 @@ def market_metrics(
     side = trades["side"].to_numpy()
     after = ts >= announced_ns
 
-    ref = reference_price(ts, price, amount, announced_ns, reference_window_s)
+    ref = reference_price(ts, price, amount, announced_ns, reference_window_s, last_before)
     start_ns, end_ns = window
     first_bar = int(bar_index(np.array([start_ns]), announced_ns)[0])
     last_bar = int(bar_index(np.array([end_ns - 1]), announced_ns)[0])

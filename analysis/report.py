@@ -59,6 +59,7 @@ def build_analysis(
             pump_threshold=pump_threshold,
             min_trades=min_trades,
             reference_window_s=reference_window_s,
+            last_before=info.last_before,
         )
         markets.append(
             {

@@ -25,19 +25,37 @@ class CoverageTracker:
         self.writer = writer
         self.process = process or process_name()
         self.open: dict[str, tuple[str, str, tuple[str, ...], int]] = {}
-        """conn_id → (exchange, market, symbols, up_ts)"""
+        """session id → (exchange, market, symbols, up_ts)"""
+        self._session_of: dict[str, str] = {}
+        self._sessions = 0
+        self._started = time.time_ns()
 
     def on_connection(self, event) -> None:
-        """Feed lifecycle hook: `event` has exchange, market, conn_id, state (`up`/`down`), symbols, ts_ns."""
+        """Feed lifecycle hook: `event` has exchange, market, conn_id, state (`up`/`down`), symbols, ts_ns.
+
+        A feed reuses its connection id across reconnects; each up…down gets a session id of its own
+        (`<conn_id>@<process start>#<n>`), so a stored session never spans a disconnect.
+        """
         if event.state == "up":
-            self.open[event.conn_id] = (event.exchange, event.market, tuple(event.symbols), event.ts_ns)
-            symbols = ",".join(event.symbols)
+            previous = self._session_of.pop(event.conn_id, None)
+            if previous is not None:  # an up without a down: close the old session first
+                self._write(self.open.pop(previous, None), previous, "down", event.ts_ns)
+            self._sessions += 1
+            session = f"{event.conn_id}@{self._started}#{self._sessions}"
+            self._session_of[event.conn_id] = session
+            self.open[session] = (event.exchange, event.market, tuple(event.symbols), event.ts_ns)
+            self._write(self.open[session], session, "up", event.ts_ns)
         else:
-            if self.open.pop(event.conn_id, None) is None:
-                return
-            symbols = ""
-        self.writer.add("coverage", CoverageRow(event.ts_ns, event.exchange, event.market, event.conn_id, self.process,
-                                                event.state, symbols))
+            session = self._session_of.pop(event.conn_id, None)
+            if session is not None:
+                self._write(self.open.pop(session, None), session, "down", event.ts_ns)
+
+    def _write(self, entry: tuple[str, str, tuple[str, ...], int] | None, session: str, state: str, ts_ns: int) -> None:
+        if entry is None:
+            return
+        exchange, market, symbols, _ = entry
+        self.writer.add("coverage", CoverageRow(ts_ns, exchange, market, session, self.process, state,
+                                                ",".join(symbols) if state == "up" else ""))
 
     def heartbeat(self, now_ns: int | None = None) -> None:
         now_ns = now_ns or time.time_ns()
@@ -52,9 +70,10 @@ class CoverageTracker:
     def close_all(self, now_ns: int | None = None) -> None:
         """On shutdown: every open session ends now (a clean `down`, not a trusted-until-heartbeat guess)."""
         now_ns = now_ns or time.time_ns()
-        for conn_id, (exchange, market, _, _) in list(self.open.items()):
-            self.writer.add("coverage", CoverageRow(now_ns, exchange, market, conn_id, self.process, "down", ""))
+        for session, entry in list(self.open.items()):
+            self._write(entry, session, "down", now_ns)
         self.open.clear()
+        self._session_of.clear()
 
     def connected(self) -> dict[str, dict]:
         """Per market key: open connections and symbols carried (for status and logs)."""

@@ -23,7 +23,7 @@ from recorder.simulator.upbit import FakeUpbit
 from recorder.simulator.wiring import simulator_config
 
 S = 1_000_000_000
-COIN = "C0007"
+COIN = "C0003"
 TITLE = f"데모코인({COIN}) KRW, USDT 마켓 디지털 자산 추가"
 
 
@@ -83,6 +83,9 @@ async def _drive_coin(sim: ExchangeSimulator, announced_ns: int, stop: asyncio.E
 
 async def run_demo(workdir: Path, *, before_s: float = 20.0, after_s: float = 20.0, symbols: int = 30,
                    progress: Callable[[str], None] = print) -> DemoResult:
+    """Run the whole scenario in `workdir`; `symbols` simulated coins per market (at least 3: the demo coin is C0003)."""
+    if symbols < 3:
+        raise ValueError("the demo needs at least 3 simulated coins per market")
     started = time.monotonic()
 
     def say(message: str) -> None:
@@ -124,11 +127,11 @@ async def run_demo(workdir: Path, *, before_s: float = 20.0, after_s: float = 20
                 raise RuntimeError("the service did not produce an event in time; see the log above")
         finally:
             stop_driver.set()
-            if driver is not None:
-                await driver
             service.request_stop()
             await task
             await upbit.stop()
+            if driver is not None:
+                await driver
     event_dir = Path(service.events[0]["folder"])
     from analysis.report import summary_table
 

@@ -175,3 +175,15 @@ def test_reaction_is_the_first_bar_that_satisfies_the_rule(rows, threshold, min_
         assert out["reaction_ms"] <= out["first_pump_trade_ms"] < out["reaction_ms"] + 1000
         assert out["first_pump_trade_price"] >= ref * (1 + threshold) * (1 - 1e-12)
         assert out["peak_gain"] >= threshold - 1e-9
+
+
+def test_reference_falls_back_to_the_last_trade_the_extractor_found_before_the_window():
+    import numpy as np
+
+    from analysis.metrics import reference_price
+
+    announced = 1_795_000_000 * 1_000_000_000
+    empty = np.array([], dtype=np.int64)
+    ref = reference_price(empty, np.array([]), np.array([]), announced, 20.0, (announced - 90 * 1_000_000_000, 2.5))
+    assert (ref.price, ref.method) == (2.5, "last_trade_before")
+    assert reference_price(empty, np.array([]), np.array([]), announced, 20.0).price is None

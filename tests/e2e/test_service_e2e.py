@@ -49,3 +49,16 @@ def test_status_endpoint_and_command_show_all_12_markets(tmp_path):
     assert metrics.count("pumpwatch_market_connected{") == 12
     for key in status["markets"]:
         assert key in table
+
+
+def test_demo_scenario_names_the_right_first_venue_and_flags_the_disconnected_one(tmp_path):
+    from recorder.demo import DISCONNECTED, run_demo
+
+    result = asyncio.run(run_demo(tmp_path, before_s=8.0, after_s=8.0, symbols=4, progress=lambda line: None))
+    analysis = result.analysis
+    assert (analysis["first_pump"]["exchange"], analysis["first_pump"]["market"]) == ("binance", "futures")
+    assert 800 <= analysis["first_pump"]["first_pump_trade_ms"] < 1100
+    unranked = {f"{m['exchange']}.{m['market']}": m["verdict"] for m in analysis["unranked"]}
+    assert unranked == {DISCONNECTED: "gap"}
+    assert (result.event_dir / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "binance futures" in result.summary

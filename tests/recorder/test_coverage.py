@@ -1,0 +1,51 @@
+"""Coverage rows: one stored session per up…down, even when a feed reuses its connection id across reconnects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from extractor.coverage import sessions
+from recorder.coverage import CoverageTracker
+
+
+@dataclass(frozen=True)
+class Event:
+    exchange: str
+    market: str
+    conn_id: str
+    state: str
+    symbols: tuple[str, ...]
+    ts_ns: int
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.rows = []
+
+    def add(self, kind, row):
+        self.rows.append(row)
+
+
+def test_reconnects_become_separate_sessions_and_heartbeats_follow_the_open_one():
+    writer = Collect()
+    tracker = CoverageTracker(writer, process="h:1")
+    tracker.on_connection(Event("okx", "spot", "okx.spot/0.0", "up", ("A-USDT", "B-USDT"), 100))
+    tracker.heartbeat(150)
+    tracker.on_connection(Event("okx", "spot", "okx.spot/0.0", "down", ("A-USDT", "B-USDT"), 200))
+    tracker.on_connection(Event("okx", "spot", "okx.spot/0.0", "up", ("A-USDT", "B-USDT"), 300))
+    tracker.heartbeat(350)
+    tracker.close_all(400)
+    got = sessions(writer.rows, heartbeat_ns=10)
+    assert [(s.start, s.end, s.closed, sorted(s.symbols)) for s in got] == [
+        (100, 200, True, ["A-USDT", "B-USDT"]), (300, 400, True, ["A-USDT", "B-USDT"])]
+    assert len({s.conn_id for s in got}) == 2
+    assert tracker.connected() == {}
+
+
+def test_a_second_up_without_down_closes_the_first_session():
+    writer = Collect()
+    tracker = CoverageTracker(writer, process="h:1")
+    tracker.on_connection(Event("gate", "spot", "g/1", "up", ("A-USDT",), 100))
+    tracker.on_connection(Event("gate", "spot", "g/1", "up", ("A-USDT",), 500))
+    assert [(r.state, r.ts) for r in writer.rows] == [("up", 100), ("down", 500), ("up", 500)]
+    assert tracker.connected() == {"gate.spot": {"connections": 1, "symbols": 1}}
