@@ -55,7 +55,6 @@ class Service:
     async def finish_trigger(self, trigger: Trigger) -> Path | None:
         """Extract the window, then analyse it; each step's outcome is written to the triggers table."""
         from analysis.report import analyze_event
-
         from extractor.extract import EventRequest, extract_event
 
         assert self.store is not None
