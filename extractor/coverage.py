@@ -75,6 +75,20 @@ def uncovered(intervals: list[tuple[int, int]], start: int, end: int) -> list[tu
     return [(lo, hi) for lo, hi in holes if lo < hi]
 
 
+REPAIR_SLACK_NS = 1_000_000_000
+
+
+def _repair_of(repairs: list[GapRow], symbol: str, lo: int, hi: int) -> GapRow | None:
+    """The stored disconnect gap that spans a coverage hole, if any; a repaired one wins over an open one.
+
+    The coverage rows are the truth about disconnects; a disconnect gap row only says what the
+    backfill made of one (its bounds come from the same connection events, give or take a second).
+    """
+    spanning = [g for g in repairs if g.symbol == symbol and g.ts <= lo + REPAIR_SLACK_NS and g.end_ts >= hi - REPAIR_SLACK_NS]
+    order = {"backfilled": 0, "partial": 1, "unrecoverable": 2, "open": 3}
+    return min(spanning, key=lambda g: order.get(g.status, 4), default=None)
+
+
 def verdict(
     coin: str,
     start: int,
@@ -91,15 +105,18 @@ def verdict(
     processes = sorted({s.process for s in carrying})
     if not carrying:
         return Verdict("not_listed" if all_sessions else "not_connected")
+    recorded = [g for g in gaps if symbol_coin(g.symbol) == coin and g.ts < end and g.end_ts >= start]
+    repairs = [g for g in recorded if g.kind == "disconnect"]
     holes = []
     for symbol in instruments:
         spans = [(s.start, s.end) for s in carrying if symbol in s.symbols]
-        holes += [{"symbol": symbol, "kind": "disconnect", "start": iso(lo), "end": iso(hi), "status": "open"}
-                  for lo, hi in uncovered(spans, start, end)]
-    recorded = [g for g in gaps if symbol_coin(g.symbol) == coin and g.ts < end and g.end_ts >= start]
+        for lo, hi in uncovered(spans, start, end):
+            repair = _repair_of(repairs, symbol, lo, hi)
+            holes.append({"symbol": symbol, "kind": "disconnect", "start": iso(lo), "end": iso(hi),
+                          "status": repair.status if repair else "open", "recovered": repair.recovered if repair else 0})
     holes += [{"symbol": g.symbol, "kind": g.kind, "start": iso(g.ts), "end": iso(g.end_ts), "status": g.status,
                "first_missing_id": g.first_missing_id, "last_missing_id": g.last_missing_id, "recovered": g.recovered}
-              for g in recorded]
+              for g in recorded if g.kind != "disconnect"]
     if not holes:
         return Verdict("complete", instruments, [], processes)
     repaired = all(h["status"] == "backfilled" for h in holes)

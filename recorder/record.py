@@ -18,9 +18,11 @@ import aiohttp
 from recorder.config import Config
 from recorder.coverage import CoverageTracker
 from recorder.feeds import MarketFeeds
+from recorder.gaps import DisconnectTracker, GapDetector, id_hint
 from recorder.instruments.model import Instrument
 from recorder.markets import MarketSpec
 from recorder.normalize import Normalizer
+from recorder.repair import Repairer
 from recorder.store.base import Store
 from recorder.tls import client_ssl_context
 from recorder.universe import Universe, make_fetcher, read_symbols_yaml, refresh
@@ -93,6 +95,8 @@ class Recorder:
         self.ssl = ssl or client_ssl_context(config.tls_ca_file)
         self.writer = StoreWriter(store, config.data_path / "spool", flush_rows=config.recorder.flush_rows)
         self.coverage = CoverageTracker(self.writer)
+        self.disconnects = DisconnectTracker()
+        self.repairer = Repairer(config, store, self.writer, self.instrument_of, self.ssl)
         self.states: dict[str, MarketState] = {}
         self.universe: Universe | None = None
         self.upbit_ok = False
@@ -119,24 +123,51 @@ class Recorder:
         return universe
 
     # --- trades --------------------------------------------------------------------------------
+    def instrument_of(self, market_key: str, symbol: str) -> Instrument | None:
+        state = self.states.get(market_key)
+        return state.feeds.instruments.get(symbol) if state is not None and state.feeds is not None else None
+
     def _on_trade(self, state: MarketState):
         normalize = state.normalizer.normalize
         add = self.writer.add
+        if state.spec.trade_id != "sequential":
 
-        async def on_trade(trade, receipt_timestamp: float) -> None:
+            async def on_trade(trade, receipt_timestamp: float) -> None:
+                row = normalize(trade, receipt_timestamp)
+                if row is not None:
+                    add("trades", row)
+                    state.trades += 1
+                    state.last_trade_ns = row.ts
+
+            return on_trade
+
+        detect = GapDetector(state.spec).feed
+        hint = id_hint(state.spec.key)
+        submit = self.repairer.submit
+
+        async def on_sequential_trade(trade, receipt_timestamp: float) -> None:
             row = normalize(trade, receipt_timestamp)
             if row is not None:
                 add("trades", row)
                 state.trades += 1
                 state.last_trade_ns = row.ts
+                gap = detect(row, *hint(trade)) if hint is not None else detect(row)
+                if gap is not None:
+                    submit(gap)
 
-        return on_trade
+        return on_sequential_trade
+
+    def _on_connection(self, event) -> None:
+        """Coverage rows for every session; after a reconnect, a disconnect gap per symbol to repair."""
+        self.coverage.on_connection(event)
+        for gap in self.disconnects.on_event(event):
+            self.repairer.submit(gap)
 
     def _start_market(self, spec: MarketSpec, instruments: list[Instrument]) -> MarketState:
         state = MarketState(spec, Normalizer(spec, instruments))
         market = self.config.exchanges.market(spec)
         state.feeds = MarketFeeds(
-            spec, instruments, on_trade=self._on_trade(state), on_connection=self.coverage.on_connection,
+            spec, instruments, on_trade=self._on_trade(state), on_connection=self._on_connection,
             ws_base=market.ws_base, rest_base=market.rest_base, ssl_ca_file=self.config.tls_ca_file,
             max_symbols_per_connection=market.max_symbols_per_connection,
         )
@@ -146,6 +177,7 @@ class Recorder:
     # --- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
         self.writer.start()
+        await self.repairer.start()
         universe = await self.refresh_universe()
         for spec in self.markets:
             state = self._start_market(spec, universe.instruments(spec.key))
@@ -195,6 +227,7 @@ class Recorder:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.gather(*(s.feeds.stop() for s in self.states.values() if s.feeds is not None), return_exceptions=True)
+        await self.repairer.stop()
         self.coverage.close_all()
         if not await asyncio.to_thread(self.writer.stop, timeout):
             LOG.error("store writer did not finish within %.0fs; unwritten rows stay in the spool for the next start", timeout)
@@ -221,7 +254,7 @@ class Recorder:
         writer = {"rows_written": stats.rows_written, "store_ok": stats.store_ok, "last_error": stats.last_error,
                   "write_lag_s": round(stats.last_write_lag_s, 4), "spool_files": len(self.writer.spool),
                   "spool_bytes": self.writer.spool.bytes, "rows_lost": stats.rows_lost, "backlog_batches": self.writer.backlog()}
-        return {"markets": markets, "writer": writer}
+        return {"markets": markets, "writer": writer, "gaps": vars(self.repairer.stats)}
 
     def log_rates(self) -> None:
         for key, state in sorted(self.states.items()):

@@ -63,6 +63,8 @@ class Service:
         try:
             if self.recorder is not None:
                 await self.recorder.settle()
+                await self.recorder.repairer.repair_window(trigger.coin, request.start_ns, request.end_ns)
+                await self.recorder.settle()
             folder = await asyncio.to_thread(extract_event, self.store, self.config, request)
             self.store.write_triggers([trigger.row("extracted", str(folder))])
             analysis = self.config.analysis

@@ -160,3 +160,19 @@ def test_metadata_records_the_notice(env):
     assert meta["notice_id"] == 6490 and meta["detection_latency_ms"] == 2000
     assert meta["store"] == "embedded" and meta["coin"] == "TIA"
     assert folder.name == "TIA_20261118T200640KST"
+
+
+def test_a_backfilled_disconnect_makes_the_verdict_backfilled_and_a_partial_one_keeps_gap(env):
+    from recorder.store.base import GapRow
+
+    _, store, _ = env
+    store.write_coverage(session("okx", "spot", "b1", T - 3600 * S, T - 3 * S, ["TIA-USDT"])
+                         + session("okx", "spot", "b2", T + 4 * S, T + 3600 * S, ["TIA-USDT"])
+                         + session("gate", "spot", "g1", T - 3600 * S, T - 3 * S, ["TIA-USDT"])
+                         + session("gate", "spot", "g2", T + 4 * S, T + 3600 * S, ["TIA-USDT"]))
+    store.write_gaps([GapRow(T - 3 * S, T + 4 * S, "okx", "spot", "TIA-USDT", "disconnect", "", "", "backfilled", 12),
+                      GapRow(T - 3 * S, T + 4 * S, "gate", "spot", "TIA-USDT", "disconnect", "", "", "partial", 3)])
+    _, markets = _markets(_extract(env))
+    okx, gate = markets[("okx", "spot")]["coverage"], markets[("gate", "spot")]["coverage"]
+    assert okx["verdict"] == "backfilled" and okx["gaps"][0]["recovered"] == 12
+    assert gate["verdict"] == "gap" and gate["gaps"][0]["status"] == "partial"

@@ -131,7 +131,7 @@ class GateSpot(Venue):
     def trade_messages(self, listing: Listing, trades: list[SimTrade]) -> Batch:
         now_ns = time.time_ns()
         return [({"time": now_ns // 10**9, "time_ms": now_ns // 10**6, "channel": "spot.trades", "event": "update",
-                  "result": {"id": int(t.trade_id or 0), "create_time": t.ts_ns // 10**9,
+                  "result": {"id": int(t.trade_id or 0), "id_market": t.n, "create_time": t.ts_ns // 10**9,
                              "create_time_ms": ms_text(t.ts_ns), "side": t.side, "currency_pair": listing.native,
                              "amount": dec(t.size), "price": dec(t.price), "range": f"{t.trade_id}-{t.trade_id}"}},
                  [t]) for t in trades]
