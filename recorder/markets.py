@@ -32,7 +32,9 @@ class MarketSpec:
     max_symbols_per_connection: int | None
     """the exchange's own cap per websocket connection; None when cryptofeed splits by itself."""
     trade_id: TradeIdKind
-    """`sequential`: ids increase by one per trade and symbol, so a jump is a gap."""
+    """`sequential`: a per-symbol sequence increases by one per trade, so a jump is a gap. OKX's live
+    messages stand for `count` fills; Gate spot's `id` is all-market and its per-pair sequence is
+    `id_market` (both read by `recorder.gaps.ID_HINTS`)."""
     amount_unit: Literal["coin", "contract", "scaled_1e8"]
     """what cryptofeed emits as `amount`; the instrument's factor converts it to coins."""
 
