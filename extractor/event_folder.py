@@ -8,11 +8,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from extractor.timeparse import folder_stamp, iso_utc
+from extractor.timeparse import folder_stamp
 from recorder.markets import MARKETS
 from recorder.trade_row import TRADE_SCHEMA
 
@@ -32,14 +33,15 @@ def next_version(out_dir: Path, name: str) -> Path:
 
 
 def _json_records(table: pa.Table) -> list[dict]:
-    """Trades as JSON objects, timestamps as ISO 8601 UTC strings with nanoseconds."""
-    rows = table.to_pylist()
-    ts = table.column("ts").cast(pa.int64()).to_pylist()
-    received = table.column("received_ts").cast(pa.int64()).to_pylist()
-    for row, t, r in zip(rows, ts, received, strict=True):
-        row["ts"] = iso_utc(t)
-        row["received_ts"] = iso_utc(r)
-    return rows
+    """Trades as JSON objects, timestamps as ISO 8601 UTC strings with nanoseconds, built column-wise."""
+    columns = []
+    for name in table.column_names:
+        column = table.column(name)
+        if pa.types.is_timestamp(column.type):
+            column = pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ")  # %S carries the nanoseconds
+        columns.append(column.to_pylist())
+    names = table.column_names
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
 def write_json(path: Path, value: object) -> None:
@@ -60,7 +62,7 @@ def write_event(out_dir: Path, name: str, trades: pa.Table, metadata: dict, *, f
         for spec in MARKETS:
             mask = pc.and_(pc.equal(trades.column("exchange"), spec.exchange), pc.equal(trades.column("market"), spec.market))
             (tmp / "raw" / spec.exchange).mkdir(parents=True, exist_ok=True)
-            write_json(tmp / "raw" / spec.exchange / f"{spec.market}.json", _json_records(trades.filter(mask)))
+            (tmp / "raw" / spec.exchange / f"{spec.market}.json").write_bytes(msgspec.json.encode(_json_records(trades.filter(mask))))
         final = out_dir / name if force else next_version(out_dir, name)
         metadata = {**metadata, "folder": final.name}
         write_json(tmp / "metadata.json", metadata)

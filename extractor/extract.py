@@ -43,22 +43,29 @@ class EventRequest:
         return self.announced_ns + round(self.after_s * S)
 
 
-def _factors(config: Config) -> dict[tuple[str, str, str], dict]:
-    """Conversion factors per (exchange, market, symbol) from the generated universe, when there is one."""
-    path = Path(config.recorder.symbols_file)
-    if not path.exists():
-        return {}
-    from recorder.universe import read_symbols_yaml
+Factors = dict[tuple[str, str, str], dict]
 
-    try:
-        universe = read_symbols_yaml(path)
-    except Exception:
-        return {}
+
+def universe_factors(universe) -> Factors:
+    """Conversion factors per (exchange, market, symbol) of a universe."""
     return {
         (i.exchange, i.market, i.symbol): {"price_factor": i.price_factor, "amount_factor": i.amount_factor, "multiplier": i.multiplier}
         for instruments in universe.markets.values()
         for i in instruments
     }
+
+
+def _factors(config: Config) -> Factors:
+    """Factors from the generated universe file, when there is one (the service passes its own instead)."""
+    path = Path(config.recorder.symbols_file)
+    if not path.exists():
+        return {}
+    from recorder.universe import UniverseFileError, read_symbols_yaml
+
+    try:
+        return universe_factors(read_symbols_yaml(path))
+    except (UniverseFileError, OSError):
+        return {}
 
 
 def market_summaries(store: Store, request: EventRequest, trades: pa.Table, heartbeat_s: float, factors: dict) -> list[dict]:
@@ -98,10 +105,12 @@ def market_summaries(store: Store, request: EventRequest, trades: pa.Table, hear
     return out
 
 
-def extract_event(store: Store, config: Config, request: EventRequest, out_dir: Path | None = None, *, force: bool = False) -> Path:
-    """Write the event folder for `request` and return its path."""
+def extract_event(store: Store, config: Config, request: EventRequest, out_dir: Path | None = None, *, force: bool = False,
+                  factors: Factors | None = None) -> Path:
+    """Write the event folder for `request` and return its path (`factors`: the caller's universe, else the file's)."""
     trades = store.read_window(request.coin, request.start_ns, request.end_ns)
-    markets = market_summaries(store, request, trades, config.recorder.coverage_heartbeat, _factors(config))
+    factors = factors if factors is not None else _factors(config)
+    markets = market_summaries(store, request, trades, config.recorder.coverage_heartbeat, factors)
     now = time.time_ns()
     metadata = {
         "coin": request.coin,

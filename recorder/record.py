@@ -7,6 +7,7 @@ Everything slower (store writes, spooling) happens on the writer thread.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Iterable
@@ -186,6 +187,7 @@ class Recorder:
                           DEGRADED_RETRY_S)
             assert state.feeds is not None
             await state.feeds.start()
+        gc.freeze()  # startup objects (instrument tables, feeds) live forever: keep the collector off them
         self._tasks = [
             asyncio.create_task(self._retry_degraded(), name="universe-retry"),
             asyncio.create_task(self._flush_loop(), name="writer-flush"),

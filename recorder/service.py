@@ -55,7 +55,7 @@ class Service:
     async def finish_trigger(self, trigger: Trigger) -> Path | None:
         """Extract the window, then analyse it; each step's outcome is written to the triggers table."""
         from analysis.report import analyze_event
-        from extractor.extract import EventRequest, extract_event
+        from extractor.extract import EventRequest, extract_event, universe_factors
 
         assert self.store is not None
         request = EventRequest(trigger.coin, trigger.announced_ns, self.config.extraction.before, self.config.extraction.after,
@@ -65,7 +65,8 @@ class Service:
                 await self.recorder.settle()
                 await self.recorder.repairer.repair_window(trigger.coin, request.start_ns, request.end_ns)
                 await self.recorder.settle()
-            folder = await asyncio.to_thread(extract_event, self.store, self.config, request)
+            factors = universe_factors(self.recorder.universe) if self.recorder and self.recorder.universe else None
+            folder = await asyncio.to_thread(extract_event, self.store, self.config, request, factors=factors)
             self.store.write_triggers([trigger.row("extracted", str(folder))])
             analysis = self.config.analysis
             await asyncio.to_thread(analyze_event, folder, analysis.pump_threshold, analysis.min_trades)

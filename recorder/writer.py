@@ -21,6 +21,8 @@ from recorder.store.base import Store
 LOG = logging.getLogger(__name__)
 
 _STOP = object()
+GROUP_ROWS = 50_000
+"""batches that queued up while the store was busy are written in one transaction, up to this many rows"""
 
 
 @dataclass
@@ -106,23 +108,39 @@ class StoreWriter:
 
     # --- the writer thread ---------------------------------------------------------------------
     def _run(self) -> None:
+        carry = None
         while True:
-            try:
-                item = self._queue.get(timeout=self.retry_interval_s)
-            except queue.Empty:
-                self._replay()
-                continue
+            if carry is not None:
+                item, carry = carry, None
+            else:
+                try:
+                    item = self._queue.get(timeout=self.retry_interval_s)
+                except queue.Empty:
+                    self._replay()
+                    continue
             if item is _STOP:
                 self._replay(deadline=time.monotonic() + 10.0)
                 self._queue.task_done()
                 return
             kind, rows, queued_at = item
+            done = 1
+            while len(rows) < GROUP_ROWS:  # group commit: one transaction for what queued up meanwhile
+                try:
+                    following = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if following is _STOP or following[0] != kind:
+                    carry = following
+                    break
+                rows = rows + following[1]
+                done += 1
             if len(self.spool) or self._queue.qsize() > self.max_pending_batches:
                 self._to_spool(kind, rows)
                 self._replay()
             elif not self._write(kind, rows, queued_at):
                 self._to_spool(kind, rows)
-            self._queue.task_done()
+            for _ in range(done):
+                self._queue.task_done()
 
     def _write(self, kind: str, rows: list, queued_at: float | None = None) -> bool:
         try:

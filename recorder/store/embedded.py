@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from recorder.store.base import CoverageRow, GapRow, NoticeRow, TriggerRow
 from recorder.store.schema import migrations
-from recorder.trade_row import TRADE_COLUMNS, TradeRow, rows_to_table
+from recorder.trade_row import TRADE_COLUMNS, TRADE_SCHEMA, TradeRow
 
 _NS_PER_S = 1_000_000_000
 
@@ -64,12 +64,16 @@ class EmbeddedStore:
         self._write(f"INSERT OR IGNORE INTO trades ({','.join(TRADE_COLUMNS)}) VALUES ({placeholders})", rows)
 
     def read_window(self, base: str, start_ns: int, end_ns: int) -> pa.Table:
-        cursor = self._conn().execute(
-            f"SELECT {','.join(TRADE_COLUMNS)} FROM trades WHERE base = ? AND ts >= ? AND ts < ?"
+        selected = [name for name in TRADE_COLUMNS if name != "base"]  # constant: not fetched row by row
+        rows = self._conn().execute(
+            f"SELECT {','.join(selected)} FROM trades WHERE base = ? AND ts >= ? AND ts < ?"
             " ORDER BY ts, exchange, market, symbol, trade_id",
             (base, start_ns, end_ns),
-        )
-        return rows_to_table(cursor.fetchall())
+        ).fetchall()
+        columns = dict(zip(selected, zip(*rows, strict=True), strict=True)) if rows else dict.fromkeys(selected, ())
+        arrays = [pa.repeat(pa.scalar(base), len(rows)) if field.name == "base" else pa.array(columns[field.name], type=field.type)
+                  for field in TRADE_SCHEMA]
+        return pa.Table.from_arrays(arrays, schema=TRADE_SCHEMA)
 
     def count_trades(self) -> int:
         return self._conn().execute("SELECT count(*) FROM trades").fetchone()[0]

@@ -226,9 +226,13 @@ class Backoff:
         return None if state == previous else StateChange(previous, state, self.failures)
 
     def next_delay(self) -> float:
-        """Seconds until the next poll: interval × 2^failures, ± jitter, never above max_interval."""
+        """Seconds until the next poll: interval × 2^failures (at most max_interval), shortened by up to `jitter`.
+
+        Jitter only shortens the wait, so the configured interval is an upper bound and a notice is
+        seen at most one interval (plus the request) after it appears.
+        """
         base = min(self.max_interval, self.interval * 2 ** min(self.failures, 32))
-        return min(self.max_interval, base * (1 + self.jitter * (2 * self._rand() - 1)))
+        return base * (1 - self.jitter * self._rand())
 
 
 def _decode(payload: bytes | str | object, error: type[UpbitError]) -> Any:

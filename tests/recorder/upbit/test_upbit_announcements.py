@@ -196,18 +196,18 @@ def test_backoff_states_against_fake() -> None:
 def test_backoff_delays() -> None:
     draws = iter([0.5, 0.5, 0.5, 0.0, 0.999999, 0.5])
     backoff = Backoff(interval=2.0, max_interval=60.0, jitter=0.1, rand=lambda: next(draws))
-    assert backoff.next_delay() == 2.0
+    assert backoff.next_delay() == pytest.approx(1.9)  # jitter only shortens: the interval is an upper bound
     assert backoff.record("ok") is None
     assert backoff.record("timeout") == StateChange("ok", "timeout", 1)
-    assert backoff.next_delay() == 4.0
+    assert backoff.next_delay() == pytest.approx(3.8)
     assert backoff.record("timeout") is None
-    assert backoff.next_delay() == 8.0
-    assert backoff.next_delay() == pytest.approx(7.2)  # -10 %
+    assert backoff.next_delay() == pytest.approx(7.6)
+    assert backoff.next_delay() == 8.0  # no jitter drawn
     for _ in range(100):
         backoff.record("server_error")
-    assert backoff.next_delay() == 60.0  # capped even with +10 %
+    assert backoff.next_delay() == pytest.approx(54.0, rel=1e-5)  # capped, then shortened by up to 10 %
     assert backoff.record("ok") == StateChange("server_error", "ok", 0)
-    assert backoff.next_delay() == 2.0
+    assert backoff.next_delay() == pytest.approx(1.9)
 
 
 def test_backoff_rejects_bad_settings() -> None:
