@@ -114,19 +114,24 @@ async def _measure(n: int, base_url: str, upbit: _UpbitThread, data_dir: Path, p
         watcher_module.fetch_page = real_fetch
         store.close()
     excess = [r["latency_ms"] - interval * 1000 for r in rows]
+    # the longest wait the watcher's own Backoff can choose between two polls (jitter at its extremes)
+    b = watcher.backoff
+    longest = max(type(b)(b.interval, b.max_interval, b.jitter, rand=lambda r=r: r).next_delay() for r in (0.0, 0.5, 1 - 1e-9))
+    worst = (longest - interval) * 1000 + max(r["processing_ms"] for r in rows)
     return {
         "notices": n, "poll_interval_s": interval, "poll_jitter_s": jitter,
-        "note": ("a poll starts interval ± jitter after the previous one ends, so latency − interval can reach +jitter + "
-                 "processing (worst_case_minus_interval_ms); the observed max depends on the random jitter draws"),
+        "note": ("latency − interval is at most (longest wait the Backoff can choose − interval) + processing "
+                 "(worst_case_minus_interval_ms); the observed max also depends on the random jitter draws"),
         "latency_ms": summary([r["latency_ms"] for r in rows], 1),
         "latency_minus_interval_ms": summary(excess, 1),
         "wait_for_poll_ms": summary([r["wait_ms"] for r in rows], 1),
         "processing_ms": summary([r["processing_ms"] for r in rows], 1),
-        "worst_case_minus_interval_ms": round(jitter * 1000 + max(r["processing_ms"] for r in rows), 1),
+        "longest_poll_wait_s": round(longest, 3),
+        "worst_case_minus_interval_ms": round(worst, 1),
         "targets": {
             "max_latency_minus_interval_lt_100ms": max(excess) < 100,
             "processing_max_lt_100ms": max(r["processing_ms"] for r in rows) < 100,
-            "worst_case_by_design_lt_100ms": jitter * 1000 + max(r["processing_ms"] for r in rows) < 100,
+            "worst_case_by_design_lt_100ms": worst < 100,
         },
     }
 
