@@ -76,6 +76,7 @@ from websockets.exceptions import ConnectionClosed as WebsocketsClosed
 from recorder.instruments import cryptofeed_symbols
 from recorder.instruments.model import Instrument
 from recorder.markets import MarketSpec
+from recorder.tls import client_ssl_context
 
 LOG = logging.getLogger(__name__)
 
@@ -186,15 +187,6 @@ def rewrite_url(url: str, base: str | None) -> str:
         raise ValueError(f"endpoint base {base!r} must look like scheme://host[:port]")
     path = new.path.rstrip("/") + target.path if new.path.rstrip("/") else target.path
     return urlunsplit((new.scheme, new.netloc, path, target.query, target.fragment))
-
-
-def ssl_context(ca_file: str | None) -> ssl_module.SSLContext | None:
-    """A verifying client context trusting the system store plus `ca_file`; None when no extra CA is given."""
-    if not ca_file:
-        return None
-    context = ssl_module.create_default_context()
-    context.load_verify_locations(cafile=str(ca_file))
-    return context
 
 
 class TLSHTTPConn(HTTPAsyncConn):
@@ -485,7 +477,7 @@ class MarketFeeds:
         self.silence_timeout = silence_timeout
         self.start_stagger = start_stagger
         self.max_symbols_per_connection = max_symbols_per_connection
-        self.ssl = ssl_context(ssl_ca_file)
+        self.ssl = client_ssl_context(ssl_ca_file) if ssl_ca_file else None  # None: the libraries' own defaults
         self.feed_class = feed_subclass(spec, ws_base=ws_base, rest_base=rest_base, ssl=self.ssl,
                                         connection_limit=connection_cap(spec, max_symbols_per_connection))
         self.stop_event = asyncio.Event()
