@@ -21,7 +21,7 @@ from recorder.config import Config
 from recorder.markets import MARKETS
 from recorder.store.base import NoticeRow, Store, TriggerRow
 from recorder.upbit.announcements import Backoff, Notice, classify_error, fetch_page
-from recorder.upbit.titles import parse_title
+from recorder.upbit.titles import ParsedTitle, parse_title
 
 LOG = logging.getLogger(__name__)
 S = 1_000_000_000
@@ -79,12 +79,28 @@ class ListingWatcher:
         self.polls = 0
 
     # --- handling one notice -------------------------------------------------------------------
-    def handle(self, notice: Notice) -> list[Trigger]:
-        """Store the notice and a trigger per KRW coin; returns the triggers to schedule."""
+    async def handle(self, notice: Notice) -> list[Trigger]:
+        """Store the notice and a trigger per KRW coin, then schedule the servable ones.
+
+        The store work runs on a thread, so a busy store (the recorder's writer holding the
+        database) never delays the event loop, and detection stays one poll interval away.
+        """
         if notice.id in self.seen:
             return []
         now = self.clock()
         parsed = parse_title(notice.title)
+        triggers, rows = await asyncio.to_thread(self._store_notice, notice, parsed, now)
+        self.seen.add(notice.id)
+        self.recent = [{"id": notice.id, "title": notice.title, "listing": parsed.listing,
+                        "krw_symbols": list(parsed.krw_symbols), "first_listed_at": notice.first_listed_at.isoformat()},
+                       *self.recent][:10]
+        scheduled = [t for t, r in zip(triggers, rows, strict=True) if r.status == "scheduled"]
+        for trigger in scheduled:
+            self.on_trigger(trigger)
+        return scheduled
+
+    def _store_notice(self, notice: Notice, parsed: ParsedTitle, now: int) -> tuple[list[Trigger], list[TriggerRow]]:
+        """Triggers first, then the notice: a crash in between re-handles the notice, never loses it."""
         announced = _ns(notice.first_listed_at)
         triggers = [Trigger(notice.id, coin, announced, now, notice.title, notice.url) for coin in parsed.krw_symbols]
         rows = []
@@ -96,14 +112,7 @@ class ListingWatcher:
         self.store.write_triggers(rows)
         self.store.write_notices([NoticeRow(announced, notice.id, notice.title, _ns(notice.listed_at), now, parsed.listing,
                                             ",".join(parsed.krw_symbols), notice.url)])
-        self.seen.add(notice.id)
-        self.recent = [{"id": notice.id, "title": notice.title, "listing": parsed.listing,
-                        "krw_symbols": list(parsed.krw_symbols), "first_listed_at": notice.first_listed_at.isoformat()},
-                       *self.recent][:10]
-        scheduled = [t for t, r in zip(triggers, rows, strict=True) if r.status == "scheduled"]
-        for trigger in scheduled:
-            self.on_trigger(trigger)
-        return scheduled
+        return triggers, rows
 
     def _servable(self, trigger: Trigger) -> tuple[bool, str]:
         """Whether the store can still serve the window: inside retention and recorded (or still ahead)."""
@@ -137,11 +146,12 @@ class ListingWatcher:
         fresh = sorted((n for n in found.values() if n.id not in self.seen and _ns(n.first_listed_at) >= horizon),
                        key=lambda n: n.first_listed_at)
         for notice in fresh:
-            self.handle(notice)
+            await self.handle(notice)
         old = [n for n in found.values() if n.id not in self.seen]
         if old:
-            self.store.write_notices([NoticeRow(_ns(n.first_listed_at), n.id, n.title, _ns(n.listed_at), self.clock(),
-                                                parse_title(n.title).listing, "", n.url) for n in old])
+            rows = [NoticeRow(_ns(n.first_listed_at), n.id, n.title, _ns(n.listed_at), self.clock(), parse_title(n.title).listing,
+                              "", n.url) for n in old]
+            await asyncio.to_thread(self.store.write_notices, rows)
             self.seen.update(n.id for n in old)
         return len(fresh)
 
@@ -153,7 +163,7 @@ class ListingWatcher:
             LOG.warning("upbit: %d malformed notices skipped in one page", result.skipped)
         triggers = []
         for notice in sorted(result.notices, key=lambda n: n.first_listed_at):
-            triggers += self.handle(notice)
+            triggers += await self.handle(notice)
         return triggers
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
