@@ -82,7 +82,9 @@ def extract_options(command):
 
 
 def main() -> None:
-    from recorder.cli import cli
+    """The `extract` console script: `pumpwatch extract` on its own."""
+    from recorder.cli import extract_command
+    from recorder.logs import setup_logging
 
-    sys.argv[0] = "extract"
-    cli.main(args=["extract", *sys.argv[1:]], prog_name="extract")
+    setup_logging("INFO")
+    extract_command.main(args=sys.argv[1:], prog_name="extract")

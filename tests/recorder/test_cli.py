@@ -43,3 +43,18 @@ def test_extract_without_a_store_says_so(tmp_path):
     config.write_text(f"data_dir: {tmp_path / 'empty'}\n")
     result = CliRunner().invoke(cli, ["extract", "--config", str(config), "--symbol", "TIA", "--at", "1700000000"])
     assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_extract_is_also_a_console_script_of_its_own(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / "extract"
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.startswith("Usage: extract [OPTIONS]")
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data_dir: {tmp_path}\n")
+    bad = subprocess.run([str(script), "--config", str(config), "--symbol", "TIA", "--at", "never"], capture_output=True,
+                         text=True, timeout=60)
+    assert bad.returncode == 2 and "--at" in bad.stderr
