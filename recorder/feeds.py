@@ -552,7 +552,7 @@ class MarketFeeds:
         queued, self._queued = self._queued, []
         self._launch(queued)
         report = self.report()
-        self.log.info("%s", report)
+        (self.log.error if report.not_subscribed else self.log.info)("%s", report)
         return report
 
     async def add_instruments(self, new: Iterable[Instrument]) -> SubscriptionReport:
@@ -576,7 +576,7 @@ class MarketFeeds:
             reason = unsubscribable(self.spec, instrument)
             if reason:
                 self.not_subscribed[instrument.symbol] = reason
-                self.log.warning("%s: %s NOT subscribed: %s", self.spec.key, instrument.symbol, reason)
+                self.log.error("%s: %s NOT subscribed: %s", self.spec.key, instrument.symbol, reason)
                 continue
             fresh.append(instrument)
         return fresh

@@ -120,7 +120,7 @@ class Recorder:
             new = [i for i in instruments if i.symbol not in state.feeds.instruments]
             if new:
                 report = await state.feeds.add_instruments(new)
-                LOG.info("%s", report)
+                (LOG.error if report.not_subscribed else LOG.info)("%s", report)
         return universe
 
     # --- trades --------------------------------------------------------------------------------
