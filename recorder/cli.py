@@ -22,22 +22,31 @@ def fail(message: str) -> None:
     sys.exit(EXIT_USAGE)
 
 
-def config_option(command: Callable) -> Callable:
-    """`--config PATH` on every subcommand (also accepted before the subcommand)."""
+def config_option(command: Callable | None = None, *, required: bool = True) -> Callable:
+    """`--config PATH` on every subcommand (also accepted before the subcommand).
 
-    @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
-                  help=f"YAML config file [default: {DEFAULT_CONFIG}]")
-    @click.pass_context
-    @functools.wraps(command)
-    def wrapper(ctx: click.Context, config_path: Path | None, **kwargs):
-        path = config_path or ctx.find_root().params.get("config_path") or DEFAULT_CONFIG
-        try:
-            config = load_config(path)
-        except ConfigError as exc:
-            fail(str(exc))
-        return ctx.invoke(command, config, **kwargs)
+    With `required=False` (commands that work without one, like `listings parse`), a config is
+    loaded and validated only when named; otherwise the command gets None.
+    """
 
-    return wrapper
+    def decorate(command: Callable) -> Callable:
+        @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+                      help=f"YAML config file [default: {DEFAULT_CONFIG if required else 'none'}]")
+        @click.pass_context
+        @functools.wraps(command)
+        def wrapper(ctx: click.Context, config_path: Path | None, **kwargs):
+            path = config_path or ctx.find_root().params.get("config_path") or (DEFAULT_CONFIG if required else None)
+            config = None
+            if path is not None:
+                try:
+                    config = load_config(path)
+                except ConfigError as exc:
+                    fail(str(exc))
+            return ctx.invoke(command, config, **kwargs)
+
+        return wrapper
+
+    return decorate(command) if command is not None else decorate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -71,7 +80,8 @@ def listings_group() -> None:
 
 
 @listings_group.command("parse")
-def listings_parse() -> None:
+@config_option(required=False)
+def listings_parse(_config: Config | None) -> None:
     """Read titles from stdin, one per line; print one JSON object per line, in order (a stable format)."""
     import json
 
@@ -195,9 +205,10 @@ def status_command(config: Config, url: str | None) -> None:
 
 
 @cli.command("demo")
+@config_option(required=False)
 @click.option("--dir", "workdir", type=click.Path(path_type=Path), default=None,
               help="keep the demo's store and event folder here [a new temporary folder]")
-def demo_command(workdir: Path | None) -> None:
+def demo_command(config: Config | None, workdir: Path | None) -> None:
     """Offline demo: simulated exchanges and Upbit, a KRW listing, its event folder, analysis and chart."""
     import asyncio
     import tempfile
@@ -205,7 +216,8 @@ def demo_command(workdir: Path | None) -> None:
     from recorder.demo import run_demo
 
     workdir = workdir or Path(tempfile.mkdtemp(prefix="pumpwatch-demo-"))
-    result = asyncio.run(run_demo(workdir, progress=lambda line: click.echo(line, err=True)))
+    analysis = config.analysis.model_dump() if config is not None else None  # the only part of a config the demo uses
+    result = asyncio.run(run_demo(workdir, analysis=analysis, progress=lambda line: click.echo(line, err=True)))
     click.echo(result.summary)
     click.echo(f"\nevent folder: {result.event_dir}")
     click.echo(f"chart:        {result.event_dir / 'chart.png'}")

@@ -83,8 +83,11 @@ async def _drive_coin(sim: ExchangeSimulator, announced_ns: int, stop: asyncio.E
 
 
 async def run_demo(workdir: Path, *, before_s: float = 20.0, after_s: float = 20.0, symbols: int = 30,
-                   progress: Callable[[str], None] = print) -> DemoResult:
-    """Run the whole scenario in `workdir`; `symbols` simulated coins per market (at least 3: the demo coin is C0003)."""
+                   analysis: dict | None = None, progress: Callable[[str], None] = print) -> DemoResult:
+    """Run the whole scenario in `workdir`; `symbols` simulated coins per market (at least 3: the demo coin is C0003).
+
+    `analysis`: the `analysis` config section to use (thresholds); the defaults otherwise.
+    """
     if symbols < 3:
         raise ValueError("the demo needs at least 3 simulated coins per market")
     started = time.monotonic()
@@ -98,7 +101,8 @@ async def run_demo(workdir: Path, *, before_s: float = 20.0, after_s: float = 20
         say(f"exchange simulator: 12 markets, {symbols + 4} coins each; fake Upbit at {upbit.base_url}")
         config = simulator_config(sim, upbit.base_url, workdir, extraction={"before": f"{before_s}s", "after": f"{after_s}s",
                                                                             "settle": "1s"},
-                                  upbit={"poll_interval": "1s", "poll_jitter": "100ms"}, service={"status_port": 0})
+                                  upbit={"poll_interval": "1s", "poll_jitter": "100ms"}, service={"status_port": 0},
+                                  **({"analysis": analysis} if analysis else {}))
         service = Service(config)
         ready = asyncio.Event()
         task = asyncio.create_task(service.run(install_signals=False, ready=ready))

@@ -58,3 +58,24 @@ def test_extract_is_also_a_console_script_of_its_own(tmp_path):
     bad = subprocess.run([str(script), "--config", str(config), "--symbol", "TIA", "--at", "never"], capture_output=True,
                          text=True, timeout=60)
     assert bad.returncode == 2 and "--at" in bad.stderr
+
+
+def test_every_command_takes_config():
+    import click
+
+    def leaves(group: click.Group, prefix: str = ""):
+        for name, command in group.commands.items():
+            if isinstance(command, click.Group):
+                yield from leaves(command, f"{prefix}{name} ")
+            else:
+                yield f"{prefix}{name}", command
+
+    missing = [name for name, command in leaves(cli) if "config_path" not in {p.name for p in command.params}]
+    assert missing == []
+
+
+def test_listings_parse_validates_a_config_only_when_named(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("bogus: 1\n")
+    assert CliRunner().invoke(cli, ["listings", "parse", "--config", str(bad)], input="x\n").exit_code == 2
+    assert CliRunner().invoke(cli, ["listings", "parse"], input="x\n").exit_code == 0
