@@ -37,6 +37,7 @@ class Spool:
         existing = self.files()
         self._next = int(existing[-1].name.split(".")[0]) + 1 if existing else 0
         self._bytes = sum(path.stat().st_size for path in existing)
+        self._count = len(existing)
 
     def files(self) -> list[Path]:
         return sorted(p for p in self.directory.iterdir() if p.suffix in (".arrow", ".json"))
@@ -46,7 +47,8 @@ class Spool:
         return self._bytes
 
     def __len__(self) -> int:
-        return len(self.files())
+        """Files waiting, counted in memory: the writer asks before every batch, so no directory listing here."""
+        return self._count
 
     def put(self, kind: str, rows: list) -> Path:
         if self._bytes >= self.max_bytes:
@@ -63,6 +65,7 @@ class Spool:
             tmp.write_text(json.dumps([list(row) for row in rows]), encoding="utf-8")
         os.replace(tmp, path)
         self._bytes += path.stat().st_size
+        self._count += 1
         return path
 
     def read(self, path: Path) -> tuple[str, list]:
@@ -73,7 +76,15 @@ class Spool:
         row_type = ROW_TYPES[kind]
         return kind, [row_type(*values) for values in json.loads(path.read_text(encoding="utf-8"))]
 
+    def set_aside(self, path: Path) -> None:
+        """Keep an unreadable file for a human (`.bad`), out of the replay."""
+        size = path.stat().st_size
+        path.rename(path.with_name(path.name + ".bad"))
+        self._bytes -= size
+        self._count -= 1
+
     def remove(self, path: Path) -> None:
         size = path.stat().st_size
         path.unlink()
         self._bytes -= size
+        self._count -= 1

@@ -172,7 +172,7 @@ class StoreWriter:
             LOG.error("LOST %d %s rows: the store is failing and the spool cannot take more: %s", len(rows), kind, exc)
 
     def _replay(self, deadline: float | None = None) -> None:
-        if not self.stats.store_ok and time.monotonic() < self._retry_at and deadline is None:
+        if not len(self.spool) or (not self.stats.store_ok and time.monotonic() < self._retry_at and deadline is None):
             return
         for path in self.spool.files():
             if deadline is not None and time.monotonic() > deadline:
@@ -181,7 +181,7 @@ class StoreWriter:
                 kind, rows = self.spool.read(path)
             except Exception as exc:
                 LOG.error("unreadable spool file %s kept aside: %s", path, exc)
-                path.rename(path.with_name(path.name + ".bad"))
+                self.spool.set_aside(path)
                 continue
             if not self._write(kind, rows):
                 return

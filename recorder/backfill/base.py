@@ -40,6 +40,7 @@ from typing import Any
 import aiohttp
 from cryptofeed.types import Trade
 
+from recorder.instruments.common import entries
 from recorder.instruments.model import Instrument
 from recorder.markets import BY_KEY, MarketSpec
 from recorder.normalize import Normalizer, to_ns
@@ -183,15 +184,11 @@ class BackfillResult:
 
 
 def listed(payload: Any, *path: str) -> list[Any]:
-    """`payload[path...]`, which must be a list."""
-    node = payload
-    for key in path:
-        if not isinstance(node, Mapping) or key not in node:
-            raise BackfillError(f"answer has no {'.'.join(path)!r}: {str(payload)[:200]}")
-        node = node[key]
-    if not isinstance(node, list):
-        raise BackfillError(f"answer's {'.'.join(path) or 'body'} is not a list: {str(payload)[:200]}")
-    return node
+    """`payload[path...]`, which must be a list (the instrument parsers' `entries`, failing as a BackfillError)."""
+    try:
+        return entries(payload, *path)
+    except ValueError as exc:
+        raise BackfillError(f"{exc}: {str(payload)[:200]}") from None
 
 
 def entry_of(trade: Trade, seq: int | None = None, group: tuple | None = None, cursor: int | None = None) -> Entry:
