@@ -7,19 +7,18 @@ until its last heartbeat plus one heartbeat interval, no further.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from recorder.instruments.common import coin_identity
 from recorder.store.base import CoverageRow, GapRow
-
-_MULTIPLIER_PREFIX = re.compile(r"^(1000000|100000|10000|1000|1M)(?=[A-Z])")
 
 
 def symbol_coin(symbol: str) -> str:
-    """The coin of a normalized symbol as written (`1000PEPE-USDT-PERP` → `PEPE`, `TIA-USDT` → `TIA`)."""
+    """The coin of a normalized symbol (`1000PEPE-USDT-PERP` → `PEPE`, `TIA-USDT` → `TIA`), by the same rule
+    the instrument parsers apply, so a coverage row and a stored trade always name the same coin."""
     head = symbol.split("-", 1)[0]
-    return _MULTIPLIER_PREFIX.sub("", head)
+    return coin_identity(head, strip_multiplier=symbol.endswith("-PERP"))[0]
 
 
 @dataclass(frozen=True)
