@@ -49,6 +49,15 @@ class _Strict(BaseModel):
 class QuestDBConfig(_Strict):
     ilp: str = "http::addr=127.0.0.1:9000;"
     pg: str = "postgresql://admin:quest@127.0.0.1:8812/qdb"
+    table_prefix: str = ""
+    """prepended to every table name, so several deployments (or a test run) share one server without touching each other"""
+
+    @field_validator("table_prefix")
+    @classmethod
+    def _table_name(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", value):
+            raise ValueError("expected letters, digits and underscores, starting with a letter (it becomes part of table names)")
+        return value
 
     @field_validator("ilp")
     @classmethod

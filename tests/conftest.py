@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -30,3 +33,85 @@ def eventually(probe: Callable[[], T], *, timeout: float = 30.0, interval: float
 @pytest.fixture
 def shared_dir() -> Path:
     return SHARED
+
+
+QUESTDB_ENV = ("PUMPWATCH_TEST_QUESTDB_ILP", "PUMPWATCH_TEST_QUESTDB_PG")
+TEST_PREFIX = "pwtest_"
+"""every table a test creates on a QuestDB server starts with this, then a per-store id: a user's tables are never touched"""
+
+
+def questdb_configured() -> bool:
+    return all(os.environ.get(name) for name in QUESTDB_ENV)
+
+
+def store_kinds() -> list:
+    """`embedded` always; `questdb` too when PUMPWATCH_TEST_QUESTDB_ILP and _PG name a server."""
+    kinds = [pytest.param("embedded", id="embedded")]
+    if questdb_configured():
+        kinds.append(pytest.param("questdb", id="questdb"))
+    return kinds
+
+
+def questdb_test_prefix() -> str:
+    return f"{TEST_PREFIX}{uuid.uuid4().hex[:10]}_"
+
+
+def questdb_overrides(prefix: str) -> dict:
+    """Config keys that point a service at the test server, in the test's own table namespace."""
+    ilp, pg = (os.environ[name] for name in QUESTDB_ENV)
+    return {"store": {"kind": "questdb", "questdb": {"ilp": ilp, "pg": pg, "table_prefix": prefix}}}
+
+
+@contextmanager
+def fresh_store(kind: str, directory: Path, retention_s: float = 30 * 86400) -> Iterator:
+    """A fresh store of `kind`; a QuestDB one lives in its own table namespace and is dropped afterwards."""
+    if kind == "embedded":
+        from recorder.store.embedded import EmbeddedStore
+
+        store = EmbeddedStore(directory / "store.sqlite", retention_s=retention_s)
+        try:
+            yield store
+        finally:
+            store.close()
+        return
+    from recorder.store.questdb import QuestDBStore
+
+    ilp, pg = (os.environ[name] for name in QUESTDB_ENV)
+    store = QuestDBStore(ilp, pg, retention_s=retention_s, table_prefix=questdb_test_prefix())
+    try:
+        yield store
+    finally:
+        store.drop_tables()
+        store.close()
+
+
+def drop_questdb_namespace(prefix: str) -> None:
+    from recorder.store.questdb import QuestDBStore
+
+    store = QuestDBStore(*(os.environ[name] for name in QUESTDB_ENV), table_prefix=prefix, create=False)
+    try:
+        store.drop_tables()
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def questdb_user_tables_untouched():
+    """Against a real server, prove the suite leaves every table outside its own namespace as it found it."""
+    if not questdb_configured():
+        yield
+        return
+    import psycopg
+
+    def snapshot() -> dict:
+        with psycopg.connect(os.environ[QUESTDB_ENV[1]], autocommit=True) as conn:
+            names = [r[0] for r in conn.execute("SELECT table_name, ttlValue, ttlUnit FROM tables()")
+                     if not r[0].startswith(TEST_PREFIX)]
+            return {name: (conn.execute("SELECT ttlValue, ttlUnit FROM tables() WHERE table_name = %s", (name,)).fetchone(),
+                           conn.execute(f"SELECT \"column\", type FROM table_columns('{name}')").fetchall())
+                    for name in names}
+
+    before = snapshot()
+    yield
+    after = snapshot()
+    assert after == before, "the test suite changed tables outside its own namespace"

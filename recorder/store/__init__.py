@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from recorder.config import Config
-from recorder.store.base import CoverageRow, GapRow, NoticeRow, Store, TriggerRow
+from recorder.store.base import CoverageRow, GapRow, NoticeRow, Store, StoreError, TriggerRow
 
 
 def open_store(config: Config, *, create: bool = True) -> Store:
@@ -11,10 +11,12 @@ def open_store(config: Config, *, create: bool = True) -> Store:
     if config.store.kind == "questdb":
         from recorder.store.questdb import QuestDBStore
 
-        return QuestDBStore(config.store.questdb.ilp, config.store.questdb.pg, retention_s=config.store.retention)
+        questdb = config.store.questdb
+        return QuestDBStore(questdb.ilp, questdb.pg, retention_s=config.store.retention, table_prefix=questdb.table_prefix,
+                            create=create)
     from recorder.store.embedded import EmbeddedStore
 
     return EmbeddedStore(config.data_path / config.store.embedded_file, retention_s=config.store.retention, create=create)
 
 
-__all__ = ["CoverageRow", "GapRow", "NoticeRow", "Store", "TriggerRow", "open_store"]
+__all__ = ["CoverageRow", "GapRow", "NoticeRow", "Store", "StoreError", "TriggerRow", "open_store"]

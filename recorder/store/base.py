@@ -14,6 +14,10 @@ import pyarrow as pa
 from recorder.trade_row import TradeRow
 
 
+class StoreError(Exception):
+    """The store cannot be used as configured (server unreachable or too old, foreign schema); phrased for the user."""
+
+
 class CoverageRow(NamedTuple):
     """One connection-session event. A session is one `conn_id`: one `up`, periodic `alive`, at most one `down`."""
 

@@ -43,7 +43,7 @@ class EmbeddedStore:
     def _migrate(self) -> None:
         conn = self._conn()
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        for number, sql in migrations("embedded"):
+        for number, _, sql in migrations("embedded"):
             if number > version:
                 conn.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version={number};\nCOMMIT;")
 

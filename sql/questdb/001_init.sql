@@ -1,10 +1,12 @@
--- QuestDB schema, applied idempotently at every start (CREATE TABLE IF NOT EXISTS).
--- ${retention_hours} is filled from store.retention; TTL is in HOURS because trades are PARTITION BY HOUR.
--- Timestamps are microsecond TIMESTAMPs: exchange trade times arrive at millisecond or microsecond precision.
+-- QuestDB schema version 1. The store records each applied file in ${prefix}pumpwatch_schema and
+-- applies a file once; IF NOT EXISTS only lets an interrupted first start finish.
+-- ${prefix} is store.questdb.table_prefix. Retention is not written here: the recorder sets each
+-- table's TTL from store.retention (ALTER TABLE ... SET TTL) and changes it only when the config does.
+-- Timestamps are TIMESTAMP_NS (QuestDB 9.1+), so a nanosecond exchange or receive time is kept as is.
 
-CREATE TABLE IF NOT EXISTS trades (
-    ts          TIMESTAMP,
-    received_ts TIMESTAMP,
+CREATE TABLE IF NOT EXISTS ${prefix}trades (
+    ts          TIMESTAMP_NS,
+    received_ts TIMESTAMP_NS,
     exchange    SYMBOL CAPACITY 16,
     market      SYMBOL CAPACITY 4,
     symbol      SYMBOL CAPACITY 16384,
@@ -15,25 +17,23 @@ CREATE TABLE IF NOT EXISTS trades (
     amount      DOUBLE,
     notional    DOUBLE,
     trade_id    VARCHAR
-) TIMESTAMP(ts) PARTITION BY HOUR WAL TTL ${retention_hours} HOURS
+) TIMESTAMP(ts) PARTITION BY HOUR WAL
 DEDUP UPSERT KEYS(ts, exchange, market, symbol, trade_id);
 
-ALTER TABLE trades SET TTL ${retention_hours} HOURS;
-
-CREATE TABLE IF NOT EXISTS coverage (
-    ts       TIMESTAMP,
+CREATE TABLE IF NOT EXISTS ${prefix}coverage (
+    ts       TIMESTAMP_NS,
     exchange SYMBOL,
     market   SYMBOL,
     conn_id  SYMBOL CAPACITY 65536,
     process  SYMBOL,
     state    SYMBOL,
     symbols  VARCHAR
-) TIMESTAMP(ts) PARTITION BY DAY WAL TTL ${retention_days} DAYS
+) TIMESTAMP(ts) PARTITION BY DAY WAL
 DEDUP UPSERT KEYS(ts, exchange, market, conn_id, state);
 
-CREATE TABLE IF NOT EXISTS gaps (
-    ts               TIMESTAMP,
-    end_ts           TIMESTAMP,
+CREATE TABLE IF NOT EXISTS ${prefix}gaps (
+    ts               TIMESTAMP_NS,
+    end_ts           TIMESTAMP_NS,
     exchange         SYMBOL,
     market           SYMBOL,
     symbol           SYMBOL,
@@ -42,26 +42,26 @@ CREATE TABLE IF NOT EXISTS gaps (
     last_missing_id  VARCHAR,
     status           SYMBOL,
     recovered        LONG
-) TIMESTAMP(ts) PARTITION BY DAY WAL TTL ${retention_days} DAYS
+) TIMESTAMP(ts) PARTITION BY DAY WAL
 DEDUP UPSERT KEYS(ts, exchange, market, symbol, kind);
 
-CREATE TABLE IF NOT EXISTS notices (
-    ts          TIMESTAMP,
+CREATE TABLE IF NOT EXISTS ${prefix}notices (
+    ts          TIMESTAMP_NS,
     notice_id   LONG,
     title       VARCHAR,
-    listed_at   TIMESTAMP,
-    seen_at     TIMESTAMP,
+    listed_at   TIMESTAMP_NS,
+    seen_at     TIMESTAMP_NS,
     listing     BOOLEAN,
     krw_symbols VARCHAR,
     url         VARCHAR
 ) TIMESTAMP(ts) PARTITION BY MONTH WAL
 DEDUP UPSERT KEYS(ts, notice_id);
 
-CREATE TABLE IF NOT EXISTS triggers (
-    ts          TIMESTAMP,
+CREATE TABLE IF NOT EXISTS ${prefix}triggers (
+    ts          TIMESTAMP_NS,
     notice_id   LONG,
     symbol      SYMBOL,
-    detected_at TIMESTAMP,
+    detected_at TIMESTAMP_NS,
     latency_ms  LONG,
     status      SYMBOL,
     event_dir   VARCHAR,
