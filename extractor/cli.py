@@ -36,7 +36,7 @@ def run_extract(config: Config, symbol: str, at: str, tz: str, before: float | N
     from extractor.extract import EventRequest, extract_event
     from extractor.timeparse import TimeParseError, parse_at, zone
     from recorder.cli import fail
-    from recorder.store import open_store
+    from recorder.store import StoreError, open_store
 
     coin = symbol.strip().upper()
     if not TICKER.match(coin):
@@ -54,10 +54,12 @@ def run_extract(config: Config, symbol: str, at: str, tz: str, before: float | N
         wait_for(ready_at, f"{coin}")
     try:
         store = open_store(config, create=False)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, StoreError) as exc:
         fail(str(exc))
     try:
         folder = extract_event(store, config, request, out, force=force)
+    except StoreError as exc:
+        fail(str(exc))
     finally:
         store.close()
     click.echo(str(folder))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from dataclasses import asdict, dataclass
@@ -21,6 +22,9 @@ from recorder.store.base import Store
 S = 1_000_000_000
 PRIOR_LOOKBACK_NS = 600 * S
 """how far before the window to look for a market's last trade (the reference price when the window has none)"""
+STORE_CATCH_UP_S = 30.0
+"""how long extraction waits for the store to make accepted writes readable (QuestDB applies its WAL asynchronously)"""
+LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,10 @@ def market_summaries(store: Store, request: EventRequest, trades: pa.Table, hear
 def extract_event(store: Store, config: Config, request: EventRequest, out_dir: Path | None = None, *, force: bool = False,
                   factors: Factors | None = None) -> Path:
     """Write the event folder for `request` and return its path (`factors`: the caller's universe, else the file's)."""
+    caught_up = store.wait_visible(STORE_CATCH_UP_S)
+    if not caught_up:
+        LOG.warning("%s: the store had not applied every accepted write after %.0f s; the event may miss trades "
+                    "(metadata.json: store_caught_up false)", request.coin, STORE_CATCH_UP_S)
     trades = store.read_window(request.coin, request.start_ns, request.end_ns)
     factors = factors if factors is not None else _factors(config)
     markets = market_summaries(store, request, trades, config.recorder.coverage_heartbeat, factors)
@@ -130,6 +138,7 @@ def extract_event(store: Store, config: Config, request: EventRequest, out_dir: 
         },
         "trades": trades.num_rows,
         "store": store.kind,
+        "store_caught_up": caught_up,
         "software": {"name": "pumpwatch", "version": __version__},
         "extracted_at": iso_utc(now),
         "extracted_by": socket.gethostname(),

@@ -122,9 +122,13 @@ def _serve(config: Config, markets: str | None, watch: bool) -> None:
 
     from recorder.logs import setup_logging
     from recorder.service import Service
+    from recorder.store import StoreError
 
     setup_logging(log_dir=Path(config.service.log_dir))
-    asyncio.run(Service(config, _markets(config, markets), watch=watch).run())
+    try:
+        asyncio.run(Service(config, _markets(config, markets), watch=watch).run())
+    except StoreError as exc:
+        fail(str(exc))
 
 
 @cli.command("analyze")
@@ -208,16 +212,27 @@ def status_command(config: Config, url: str | None) -> None:
 @config_option(required=False)
 @click.option("--dir", "workdir", type=click.Path(path_type=Path), default=None,
               help="keep the demo's store and event folder here [a new temporary folder]")
-def demo_command(config: Config | None, workdir: Path | None) -> None:
+@click.option("--store", "store_kind", type=click.Choice(["embedded", "questdb"]), default="embedded", show_default=True,
+              help="questdb: record into the server of --config (or the default addresses), in tables prefixed pwdemo_")
+def demo_command(config: Config | None, workdir: Path | None, store_kind: str) -> None:
     """Offline demo: simulated exchanges and Upbit, a KRW listing, its event folder, analysis and chart."""
     import asyncio
     import tempfile
 
+    from recorder.config import StoreConfig
     from recorder.demo import run_demo
+    from recorder.store import StoreError
 
     workdir = workdir or Path(tempfile.mkdtemp(prefix="pumpwatch-demo-"))
-    analysis = config.analysis.model_dump() if config is not None else None  # the only part of a config the demo uses
-    result = asyncio.run(run_demo(workdir, analysis=analysis, progress=lambda line: click.echo(line, err=True)))
+    # the only parts of a config the demo uses: analysis thresholds, and the QuestDB addresses with --store questdb
+    analysis = config.analysis.model_dump() if config is not None else None
+    store = None
+    if store_kind == "questdb":
+        store = {**(config.store if config is not None else StoreConfig()).model_dump(), "kind": "questdb"}
+    try:
+        result = asyncio.run(run_demo(workdir, analysis=analysis, store=store, progress=lambda line: click.echo(line, err=True)))
+    except StoreError as exc:
+        fail(str(exc))
     click.echo(result.summary)
     click.echo(f"\nevent folder: {result.event_dir}")
     click.echo(f"chart:        {result.event_dir / 'chart.png'}")

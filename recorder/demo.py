@@ -49,6 +49,7 @@ SCENARIO: tuple[Reaction, ...] = (
     Reaction("kucoin.spot", 5.0, 16.0),
     Reaction("phemex.spot", None, 0.0),
 )
+DEMO_PREFIX = "pwdemo_"
 DISCONNECTED = "kucoin.spot"
 """this venue's connection drops 3 s after the announcement and is refused for 10 s; KuCoin's REST keeps only
 its latest 100 trades, so the backfill cannot reach back to the start of the hole and the verdict stays `gap`"""
@@ -57,6 +58,7 @@ its latest 100 trades, so the backfill cannot reach back to the start of the hol
 @dataclass
 class DemoResult:
     event_dir: Path
+    metadata: dict
     analysis: dict
     summary: str
 
@@ -82,11 +84,34 @@ async def _drive_coin(sim: ExchangeSimulator, announced_ns: int, stop: asyncio.E
         await asyncio.sleep(0.05)
 
 
+def demo_store(store: dict) -> dict:
+    """The `store` config section the demo runs on: a QuestDB one gets a table namespace of the demo's own.
+
+    The demo's tables are `<table_prefix>pwdemo_trades` and so on; each demo run starts them afresh,
+    so a user's recorded tables are never written, and the last demo stays there to query.
+    """
+    if store.get("kind") != "questdb":
+        return store
+    questdb = dict(store.get("questdb", {}))
+    questdb["table_prefix"] = questdb.get("table_prefix", "") + DEMO_PREFIX
+    return {**store, "questdb": questdb}
+
+
+def _fresh_demo_tables(config) -> list[str]:
+    if config.store.kind != "questdb":
+        return []
+    from recorder.store.questdb import drop_namespace
+
+    return drop_namespace(config.store.questdb.pg, config.store.questdb.table_prefix)
+
+
 async def run_demo(workdir: Path, *, before_s: float = 20.0, after_s: float = 20.0, symbols: int = 30,
-                   analysis: dict | None = None, progress: Callable[[str], None] = print) -> DemoResult:
+                   analysis: dict | None = None, store: dict | None = None,
+                   progress: Callable[[str], None] = print) -> DemoResult:
     """Run the whole scenario in `workdir`; `symbols` simulated coins per market (at least 3: the demo coin is C0003).
 
     `analysis`: the `analysis` config section to use (thresholds); the defaults otherwise.
+    `store`: the `store` config section (see `demo_store`); an embedded store in `workdir` otherwise.
     """
     if symbols < 3:
         raise ValueError("the demo needs at least 3 simulated coins per market")
@@ -102,7 +127,9 @@ async def run_demo(workdir: Path, *, before_s: float = 20.0, after_s: float = 20
         config = simulator_config(sim, upbit.base_url, workdir, extraction={"before": f"{before_s}s", "after": f"{after_s}s",
                                                                             "settle": "1s"},
                                   upbit={"poll_interval": "1s", "poll_jitter": "100ms"}, service={"status_port": 0},
-                                  **({"analysis": analysis} if analysis else {}))
+                                  **({"analysis": analysis} if analysis else {}), **({"store": demo_store(store)} if store else {}))
+        if dropped := await asyncio.to_thread(_fresh_demo_tables, config):
+            say(f"QuestDB: the previous demo's tables dropped ({', '.join(dropped)})")
         service = Service(config)
         ready = asyncio.Event()
         task = asyncio.create_task(service.run(install_signals=False, ready=ready))
@@ -110,7 +137,9 @@ async def run_demo(workdir: Path, *, before_s: float = 20.0, after_s: float = 20
         driver = None
         try:
             await asyncio.wait_for(ready.wait(), 60)
-            say(f"service running: recording {service.recorder.universe.total} instruments into {workdir}")
+            where = (f"QuestDB tables {config.store.questdb.table_prefix}*" if config.store.kind == "questdb"
+                     else str(workdir))
+            say(f"service running: recording {service.recorder.universe.total} instruments into {where}")
             announced_ns = (time.time_ns() // S + round(before_s) + 1) * S  # Upbit stamps whole seconds
             for reaction in SCENARIO:
                 if reaction.delay_s is not None:
@@ -141,5 +170,6 @@ async def run_demo(workdir: Path, *, before_s: float = 20.0, after_s: float = 20
     from analysis.report import summary_table
 
     analysis = json.loads((event_dir / "analysis.json").read_text())
+    metadata = json.loads((event_dir / "metadata.json").read_text())
     say(f"event folder ready: {event_dir}")
-    return DemoResult(event_dir, analysis, summary_table(analysis))
+    return DemoResult(event_dir, metadata, analysis, summary_table(analysis))

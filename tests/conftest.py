@@ -77,22 +77,19 @@ def fresh_store(kind: str, directory: Path, retention_s: float = 30 * 86400) -> 
     from recorder.store.questdb import QuestDBStore
 
     ilp, pg = (os.environ[name] for name in QUESTDB_ENV)
-    store = QuestDBStore(ilp, pg, retention_s=retention_s, table_prefix=questdb_test_prefix())
+    prefix = questdb_test_prefix()
+    store = QuestDBStore(ilp, pg, retention_s=retention_s, table_prefix=prefix)
     try:
         yield store
     finally:
-        store.drop_tables()
         store.close()
+        drop_questdb_namespace(prefix)
 
 
 def drop_questdb_namespace(prefix: str) -> None:
-    from recorder.store.questdb import QuestDBStore
+    from recorder.store.questdb import drop_namespace
 
-    store = QuestDBStore(*(os.environ[name] for name in QUESTDB_ENV), table_prefix=prefix, create=False)
-    try:
-        store.drop_tables()
-    finally:
-        store.close()
+    drop_namespace(os.environ[QUESTDB_ENV[1]], prefix)
 
 
 @pytest.fixture(scope="session", autouse=True)

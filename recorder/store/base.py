@@ -107,6 +107,9 @@ class Store(Protocol):
 
     def read_triggers(self, since_ns: int = 0) -> list[TriggerRow]: ...
 
+    def wait_visible(self, timeout_s: float) -> bool:
+        """Wait until every write the server has accepted is visible to readers; False if `timeout_s` passed first."""
+
     def apply_retention(self, now_ns: int) -> int:
         """Drop trades older than the retention; returns rows (or partitions) dropped where known."""
 

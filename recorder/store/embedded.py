@@ -124,6 +124,10 @@ class EmbeddedStore:
         cursor = self._conn().execute("SELECT * FROM triggers WHERE ts >= ? ORDER BY ts, notice_id, symbol", (since_ns,))
         return [TriggerRow(*row) for row in cursor]
 
+    def wait_visible(self, timeout_s: float) -> bool:
+        """A committed SQLite transaction is visible at once."""
+        return True
+
     def apply_retention(self, now_ns: int) -> int:
         cutoff = now_ns - self.retention_ns
         conn = self._conn()

@@ -37,6 +37,20 @@ def _where(address: str) -> str:
     return f"{info.get('host', '?')}:{info.get('port', '?')}"
 
 
+def connect(pg_dsn: str) -> psycopg.Connection:
+    """A PGWire connection, or one line saying which server could not be reached and why."""
+    try:
+        return psycopg.connect(pg_dsn, autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        raise StoreError(f"QuestDB PGWire at {_where(pg_dsn)} is not reachable: {str(exc).strip().splitlines()[-1]}") from exc
+
+
+def drop_namespace(pg_dsn: str, prefix: str) -> list[str]:
+    """Drop the PumpWatch tables of one prefix (a test run's or the demo's own); returns their names."""
+    with connect(pg_dsn) as conn:
+        return schema.drop_namespace(conn, prefix)
+
+
 class QuestDBStore:
     kind = "questdb"
 
@@ -67,11 +81,7 @@ class QuestDBStore:
     def _pg(self) -> psycopg.Connection:
         conn = getattr(self._local, "pg", None)
         if conn is None or conn.closed:
-            try:
-                conn = psycopg.connect(self.pg_dsn, autocommit=True, connect_timeout=10)
-            except psycopg.OperationalError as exc:
-                raise StoreError(f"QuestDB PGWire at {_where(self.pg_dsn)} is not reachable: "
-                                 f"{str(exc).strip().splitlines()[-1]}") from exc
+            conn = connect(self.pg_dsn)
             self._local.pg = conn
         return conn
 
@@ -244,13 +254,20 @@ class QuestDBStore:
         )
         return [TriggerRow(r[0], int(r[1]), r[2], r[3], int(r[4]), r[5], r[6] or "", r[7] or "") for r in cursor]
 
+    def wait_visible(self, timeout_s: float) -> bool:
+        """Accepted WAL transactions become readable when applied (milliseconds, more under load); a suspended table never."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            pending = schema.pending_wal(self._pg(), self.prefix)
+            if not pending:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+
     def apply_retention(self, now_ns: int) -> int:
         """QuestDB drops whole partitions by itself (the TTL set at start from store.retention); nothing to do here."""
         return 0
-
-    def drop_tables(self) -> list[str]:
-        """Drop this namespace's tables (a test run's or the demo's own); returns their names."""
-        return schema.drop_namespace(self._pg(), self.prefix)
 
     def close(self) -> None:
         with self._send_lock:

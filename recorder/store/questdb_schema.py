@@ -142,6 +142,21 @@ def apply_retention(conn: psycopg.Connection, prefix: str, retention_s: float) -
     return changes
 
 
+def pending_wal(conn: psycopg.Connection, prefix: str) -> list[str]:
+    """This namespace's tables with WAL transactions not yet applied; a suspended table is an error, not a wait."""
+    pending = []
+    for name, suspended, writer_txn, sequencer_txn, error in conn.execute(
+            "SELECT name, suspended, writerTxn, sequencerTxn, errorMessage FROM wal_tables()"):
+        if not (name.startswith(prefix) and name[len(prefix):] in TABLES):
+            continue
+        if suspended:
+            raise StoreError(f"QuestDB suspended WAL table {name}: {error or 'no reason given'} "
+                             f"(see QuestDB's docs: ALTER TABLE {name} RESUME WAL)")
+        if writer_txn < sequencer_txn:
+            pending.append(name)
+    return pending
+
+
 def drop_namespace(conn: psycopg.Connection, prefix: str) -> list[str]:
     """Drop every PumpWatch table of one prefix (a test run's or the demo's own); returns their names."""
     dropped = []

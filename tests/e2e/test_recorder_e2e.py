@@ -11,40 +11,44 @@ import asyncio
 import math
 from pathlib import Path
 
+import pytest
+
 from recorder.markets import MARKETS
 from recorder.record import Recorder
 from recorder.simulator.exchanges import ExchangeSimulator
 from recorder.simulator.upbit import FakeUpbit
 from recorder.simulator.wiring import simulator_config
-from recorder.store.embedded import EmbeddedStore
 from recorder.trade_row import table_to_rows
+from tests.conftest import fresh_store, store_kinds
 
 
-async def _record(tmp: Path, sim_kwargs: dict, markets: list[str] | None, until) -> tuple[list[dict], list, Recorder]:
-    async with ExchangeSimulator(markets=markets, **sim_kwargs) as sim:
-        upbit = FakeUpbit(krw_coins=("BTC", "ETH"))
-        await upbit.start()
-        try:
-            config = simulator_config(sim, upbit.base_url, tmp, markets)
-            store = EmbeddedStore(tmp / "s.sqlite")
-            recorder = Recorder(config, store, [s for s in MARKETS if markets is None or s.key in markets])
-            await recorder.start()
+async def _record(tmp: Path, kind: str, sim_kwargs: dict, markets: list[str] | None, until) -> tuple[list[dict], list, Recorder]:
+    with fresh_store(kind, tmp) as store:
+        async with ExchangeSimulator(markets=markets, **sim_kwargs) as sim:
+            upbit = FakeUpbit(krw_coins=("BTC", "ETH"))
+            await upbit.start()
             try:
-                await until(sim, recorder)
-                sim.pause()
-                await asyncio.sleep(0.5)
+                config = simulator_config(sim, upbit.base_url, tmp, markets)
+                recorder = Recorder(config, store, [s for s in MARKETS if markets is None or s.key in markets])
+                await recorder.start()
+                try:
+                    await until(sim, recorder)
+                    sim.pause()
+                    await asyncio.sleep(0.5)
+                finally:
+                    await recorder.stop()
+                sent = sim.sent_trades()
             finally:
-                await recorder.stop()
-            sent = sim.sent_trades()
-        finally:
-            await upbit.stop()
-    rows = []
-    for coin in {t["base"] for t in sent} | {"BTC", "ETH", "PEPE"}:
-        rows += table_to_rows(store.read_window(coin, 0, 2**62))
+                await upbit.stop()
+        assert store.wait_visible(60)
+        rows = []
+        for coin in {t["base"] for t in sent} | {"BTC", "ETH", "PEPE"}:
+            rows += table_to_rows(store.read_window(coin, 0, 2**62))
     return sent, rows, recorder
 
 
-def test_every_sent_trade_is_stored_once_with_normalized_values(tmp_path):
+@pytest.mark.parametrize("kind", store_kinds())
+def test_every_sent_trade_is_stored_once_with_normalized_values(tmp_path, kind):
     async def until(sim, recorder):
         deadline = asyncio.get_running_loop().time() + 60
         while asyncio.get_running_loop().time() < deadline:
@@ -54,7 +58,7 @@ def test_every_sent_trade_is_stored_once_with_normalized_values(tmp_path):
             await asyncio.sleep(0.2)
         raise AssertionError(f"simulator sent too little: {per_market}")
 
-    sent, rows, recorder = asyncio.run(_record(tmp_path, {"symbols": 4, "trades_per_second": 3, "seed": 7}, None, until))
+    sent, rows, recorder = asyncio.run(_record(tmp_path, kind, {"symbols": 4, "trades_per_second": 3, "seed": 7}, None, until))
     assert {(t["exchange"], t["market"]) for t in sent} == {(s.exchange, s.market) for s in MARKETS}
     # BTC and ETH are on Upbit KRW already: not recorded, and the simulator's trades of them are not expected
     expected = [t for t in sent if t["base"] not in ("BTC", "ETH")]
@@ -94,7 +98,7 @@ def test_three_thousand_symbols_on_one_market_are_all_subscribed_and_recorded(tm
             await asyncio.sleep(0.2)
         raise AssertionError(f"subscribed {len(sim.subscribed(key))} of {len(listed)}")
 
-    sent, rows, _ = asyncio.run(_record(tmp_path, {"symbols": 3000, "trades_per_second": 0.1, "seed": 3}, [key], until))
+    sent, rows, _ = asyncio.run(_record(tmp_path, "embedded", {"symbols": 3000, "trades_per_second": 0.1, "seed": 3}, [key], until))
     expected = [t for t in sent if t["base"] not in ("BTC", "ETH")]
     assert len({t["symbol"] for t in expected}) > 200
     assert len(rows) == len(expected)

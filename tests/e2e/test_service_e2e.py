@@ -6,6 +6,7 @@ import asyncio
 import json
 import urllib.request
 
+import pytest
 from click.testing import CliRunner
 
 from recorder.cli import cli
@@ -13,6 +14,7 @@ from recorder.service import Service
 from recorder.simulator.exchanges import ExchangeSimulator
 from recorder.simulator.upbit import FakeUpbit
 from recorder.simulator.wiring import simulator_config
+from tests.conftest import drop_questdb_namespace, questdb_overrides, questdb_test_prefix, store_kinds
 
 
 def test_status_endpoint_and_command_show_all_12_markets(tmp_path):
@@ -51,10 +53,18 @@ def test_status_endpoint_and_command_show_all_12_markets(tmp_path):
         assert key in table
 
 
-def test_demo_scenario_names_the_right_first_venue_and_flags_the_disconnected_one(tmp_path):
-    from recorder.demo import DISCONNECTED, run_demo
+@pytest.mark.parametrize("kind", store_kinds())
+def test_demo_scenario_names_the_right_first_venue_and_flags_the_disconnected_one(tmp_path, kind):
+    from recorder.demo import DEMO_PREFIX, DISCONNECTED, run_demo
 
-    result = asyncio.run(run_demo(tmp_path, before_s=8.0, after_s=8.0, symbols=4, progress=lambda line: None))
+    prefix = questdb_test_prefix()
+    store = questdb_overrides(prefix)["store"] if kind == "questdb" else None
+    try:
+        result = asyncio.run(run_demo(tmp_path, before_s=8.0, after_s=8.0, symbols=4, store=store, progress=lambda line: None))
+    finally:
+        if kind == "questdb":
+            drop_questdb_namespace(prefix + DEMO_PREFIX)
+    assert result.metadata["store"] == kind and result.metadata["store_caught_up"]
     analysis = result.analysis
     assert (analysis["first_pump"]["exchange"], analysis["first_pump"]["market"]) == ("binance", "futures")
     assert 800 <= analysis["first_pump"]["first_pump_trade_ms"] < 1100

@@ -14,7 +14,7 @@ import pytest
 from recorder.store import questdb_schema as schema
 from recorder.store.base import StoreError
 from recorder.store.questdb import QuestDBStore
-from tests.conftest import QUESTDB_ENV, eventually, questdb_configured, questdb_test_prefix
+from tests.conftest import QUESTDB_ENV, drop_questdb_namespace, eventually, questdb_configured, questdb_test_prefix
 
 needs_server = pytest.mark.skipif(not questdb_configured(), reason="no QuestDB named by PUMPWATCH_TEST_QUESTDB_ILP/_PG")
 HOUR, DAY = 3600.0, 86400.0
@@ -25,8 +25,7 @@ def namespace():
     """A table prefix of the test's own; its tables are dropped afterwards."""
     prefix = questdb_test_prefix()
     yield prefix
-    with psycopg.connect(os.environ[QUESTDB_ENV[1]], autocommit=True) as conn:
-        schema.drop_namespace(conn, prefix)
+    drop_questdb_namespace(prefix)
 
 
 def _open(prefix: str, retention_s: float = 30 * DAY, create: bool = True) -> QuestDBStore:
