@@ -137,6 +137,8 @@ async def run_demo(workdir: Path, *, before_s: float = 20.0, after_s: float = 20
         driver = None
         try:
             await asyncio.wait_for(ready.wait(), 60)
+            if missing := await service.recorder.wait_carried(60):
+                raise RuntimeError(f"the recorder did not subscribe every simulated market within 60 s: {missing}")
             where = (f"QuestDB tables {config.store.questdb.table_prefix}*" if config.store.kind == "questdb"
                      else str(workdir))
             say(f"service running: recording {service.recorder.universe.total} instruments into {where}")

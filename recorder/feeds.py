@@ -498,6 +498,16 @@ class MarketFeeds:
     def subscribed(self) -> set[str]:
         return {symbol for shard in self.shards for symbol in shard.symbols}
 
+    @property
+    def carried(self) -> set[str]:
+        """Symbols on connections that are up now: the ones whose trades can arrive."""
+        return {symbol for event in self.connection_state.values() if event.state == "up" for symbol in event.symbols}
+
+    @property
+    def awaiting(self) -> set[str]:
+        """Listed, subscribable symbols that no live connection carries yet."""
+        return set(self.instruments) - set(self.not_subscribed) - self.carried
+
     def report(self) -> SubscriptionReport:
         return SubscriptionReport(self.spec.key, len(self.instruments), len(self.subscribed),
                                   sum(len(shard.connections) for shard in self.shards), len(self.shards),

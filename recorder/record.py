@@ -216,6 +216,18 @@ class Recorder:
             await asyncio.sleep(self.config.recorder.flush_interval)
             self.writer.flush()
 
+    def awaiting(self) -> dict[str, int]:
+        """Per market, how many listed symbols no live connection carries yet (empty once everything is recorded)."""
+        counts = {key: len(state.feeds.awaiting) for key, state in self.states.items() if state.feeds is not None}
+        return {key: count for key, count in counts.items() if count}
+
+    async def wait_carried(self, timeout: float) -> dict[str, int]:
+        """Wait until every market carries all its listed symbols; returns what is still missing at the timeout."""
+        deadline = time.monotonic() + timeout
+        while (missing := self.awaiting()) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return missing
+
     async def settle(self, timeout: float = 10.0) -> None:
         """Hand every pending row to the store and wait until the writer has caught up (before an extraction)."""
         self.writer.flush()

@@ -1,4 +1,5 @@
 -- Ready queries for the QuestDB web console (http://<host>:9000). Timestamps are UTC.
+-- With store.questdb.table_prefix set, put the prefix before each table name (live_trades, ...).
 
 -- Latest trade per market and instrument (what is flowing right now)
 SELECT ts, exchange, market, symbol, side, price, amount, notional

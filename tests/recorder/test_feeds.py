@@ -182,6 +182,28 @@ def test_unsupported_bybit_spot_quote_is_reported_not_dropped():
     assert "NOT subscribed" in str(report)
 
 
+def test_a_symbol_counts_as_carried_only_while_a_connection_that_holds_it_is_up():
+    spec = market("bybit", "spot")
+    instruments = [Instrument("bybit", "spot", f"{b}-USDT", f"{b}USDT", b, "USDT") for b in ("AAA", "BBB", "CCC")]
+    instruments.append(Instrument("bybit", "spot", "TIA-MNT", "TIAMNT", "TIA", "MNT"))  # cannot be subscribed: not awaited
+
+    async def go():
+        async def on_trade(trade, ts):
+            return None
+
+        feeds = MarketFeeds(spec, instruments, on_trade=on_trade, ws_base="wss://127.0.0.1:9")
+        seen = [set(feeds.awaiting)]
+        feeds.emit("c1", "up", ("AAA-USDT", "BBB-USDT"))
+        seen.append(set(feeds.awaiting))
+        feeds.emit("c2", "up", ("CCC-USDT",))
+        seen.append(set(feeds.awaiting))
+        feeds.emit("c1", "down", ("AAA-USDT", "BBB-USDT"))
+        seen.append(set(feeds.awaiting))
+        return seen
+
+    assert asyncio.run(go()) == [{"AAA-USDT", "BBB-USDT", "CCC-USDT"}, {"CCC-USDT"}, set(), {"AAA-USDT", "BBB-USDT"}]
+
+
 # --- a tiny Binance-style TLS server ------------------------------------------------------------
 
 
