@@ -42,7 +42,8 @@ def connect(pg_dsn: str) -> psycopg.Connection:
     try:
         return psycopg.connect(pg_dsn, autocommit=True, connect_timeout=10)
     except psycopg.OperationalError as exc:
-        raise StoreError(f"QuestDB PGWire at {_where(pg_dsn)} is not reachable: {str(exc).strip().splitlines()[-1]}") from exc
+        reason = (str(exc).strip().splitlines() or ["no reason given"])[0].rsplit(" failed: ", 1)[-1].removeprefix("ERROR:").strip()
+        raise StoreError(f"cannot connect to QuestDB PGWire at {_where(pg_dsn)}: {reason}") from exc
 
 
 def drop_namespace(pg_dsn: str, prefix: str) -> list[str]:

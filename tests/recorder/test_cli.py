@@ -79,3 +79,14 @@ def test_listings_parse_validates_a_config_only_when_named(tmp_path):
     bad.write_text("bogus: 1\n")
     assert CliRunner().invoke(cli, ["listings", "parse", "--config", str(bad)], input="x\n").exit_code == 2
     assert CliRunner().invoke(cli, ["listings", "parse"], input="x\n").exit_code == 0
+
+
+def test_an_unreachable_questdb_is_one_line_and_status_2_for_run_record_extract_and_demo(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data_dir: {tmp_path}\nservice:\n  log_dir: {tmp_path / 'logs'}\nstore:\n  kind: questdb\n  questdb:\n"
+                      "    ilp: 'http::addr=127.0.0.1:1;'\n    pg: 'postgresql://admin:quest@127.0.0.1:1/qdb'\n")
+    for args in (["run"], ["record"], ["extract", "--symbol", "TIA", "--at", "2026-11-20T14:00:00"], ["demo", "--store", "questdb"]):
+        result = CliRunner().invoke(cli, [*args, "--config", str(config)])
+        assert result.exit_code == 2, (args, result.output)
+        assert result.output.strip().splitlines()[-1] == (
+            "pumpwatch: cannot connect to QuestDB PGWire at 127.0.0.1:1: Connection refused"), (args, result.output)

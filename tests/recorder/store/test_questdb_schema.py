@@ -109,7 +109,7 @@ def test_a_reader_of_a_namespace_without_tables_is_told_so(namespace):
 
 
 def test_an_unreachable_server_is_one_clear_error():
-    with pytest.raises(StoreError, match=r"QuestDB PGWire at 127\.0\.0\.1:1 is not reachable"):
+    with pytest.raises(StoreError, match=r"cannot connect to QuestDB PGWire at 127\.0\.0\.1:1: Connection refused"):
         QuestDBStore("http::addr=127.0.0.1:1;", "postgresql://admin:quest@127.0.0.1:1/qdb")
 
 
