@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 import uuid
@@ -18,16 +19,45 @@ SHARED = REPO.parent / "shared"
 T = TypeVar("T")
 
 
-def eventually(probe: Callable[[], T], *, timeout: float = 30.0, interval: float = 0.05) -> T:
-    """Poll until `probe()` returns a truthy value or raise with the last value: no fixed sleeps in tests."""
-    deadline = time.monotonic() + timeout
+class _Polling:
+    """One deadline and one failure message for every wait in the suite (sync and async callers alike)."""
+
+    def __init__(self, what: str | Callable[[], str], timeout: float) -> None:
+        self.what = what
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+
+    def check(self, value: object) -> None:
+        if time.monotonic() > self.deadline:
+            what = self.what() if callable(self.what) else self.what
+            raise AssertionError(f"timed out after {self.timeout:g}s waiting for {what or 'a condition'}; last value: {value!r}")
+
+
+def eventually(probe: Callable[[], T], *, what: str | Callable[[], str] = "", timeout: float = 30.0, interval: float = 0.05) -> T:
+    """Poll until `probe()` returns a truthy value and return it; fail loudly with `what` and the last value.
+
+    Tests wait for conditions this way, never by sleeping and then counting. `what` may be a callable,
+    evaluated only on failure, to say what was still missing.
+    """
+    polling = _Polling(what, timeout)
     while True:
         value = probe()
         if value:
             return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s; last value: {value!r}")
+        polling.check(value)
         time.sleep(interval)
+
+
+async def eventually_async(probe: Callable[[], T], *, what: str | Callable[[], str] = "", timeout: float = 30.0,
+                           interval: float = 0.02) -> T:
+    """`eventually` for code on an event loop: the probe runs on the loop, between its other work."""
+    polling = _Polling(what, timeout)
+    while True:
+        value = probe()
+        if value:
+            return value
+        polling.check(value)
+        await asyncio.sleep(interval)
 
 
 @pytest.fixture

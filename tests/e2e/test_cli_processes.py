@@ -41,10 +41,11 @@ def test_record_runs_and_sigterm_flushes_and_exits_0(sims, tmp_path):
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         db = tmp_path / "data" / "pumpwatch.sqlite"
-        eventually(lambda: db.exists() and EmbeddedStore(db).count_trades() > 20, timeout=60)
+        eventually(lambda: db.exists() and EmbeddedStore(db).count_trades() > 20, timeout=60, what="20 trades stored")
         sims.run(sims.sim.pause)
-        time.sleep(1.5)
         sent = [t for t in sims.run(sims.sim.sent_trades, "okx.spot") if t["base"] not in ("BTC", "ETH")]
+        eventually(lambda: EmbeddedStore(db).count_trades() >= len(sent), timeout=60,
+                   what=lambda: f"{len(sent)} sent trades stored (have {EmbeddedStore(db).count_trades()})")
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=60)
     finally:
@@ -64,7 +65,7 @@ def test_kill_9_loses_nothing_older_than_a_second(sims, tmp_path):
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = tmp_path / "data" / "pumpwatch.sqlite"
     try:
-        eventually(lambda: db.exists() and EmbeddedStore(db).count_trades() > 50, timeout=60)
+        eventually(lambda: db.exists() and EmbeddedStore(db).count_trades() > 50, timeout=60, what="50 trades stored")
         kill_ns = time.time_ns()
         process.kill()
         process.wait(10)

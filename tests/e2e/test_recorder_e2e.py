@@ -19,7 +19,8 @@ from recorder.simulator.exchanges import ExchangeSimulator
 from recorder.simulator.upbit import FakeUpbit
 from recorder.simulator.wiring import simulator_config
 from recorder.trade_row import table_to_rows
-from tests.conftest import fresh_store, store_kinds
+from tests.conftest import eventually_async, fresh_store, store_kinds
+from tests.e2e.catch_up import recorder_caught_up
 
 
 async def _record(tmp: Path, kind: str, sim_kwargs: dict, markets: list[str] | None, until) -> tuple[list[dict], list, Recorder]:
@@ -34,7 +35,7 @@ async def _record(tmp: Path, kind: str, sim_kwargs: dict, markets: list[str] | N
                 try:
                     await until(sim, recorder)
                     sim.pause()
-                    await asyncio.sleep(0.5)
+                    await recorder_caught_up(sim, recorder)
                 finally:
                     await recorder.stop()
                 sent = sim.sent_trades()
@@ -50,13 +51,10 @@ async def _record(tmp: Path, kind: str, sim_kwargs: dict, markets: list[str] | N
 @pytest.mark.parametrize("kind", store_kinds())
 def test_every_sent_trade_is_stored_once_with_normalized_values(tmp_path, kind):
     async def until(sim, recorder):
-        deadline = asyncio.get_running_loop().time() + 60
-        while asyncio.get_running_loop().time() < deadline:
-            per_market = {s.key: len(sim.sent_trades(s.key)) for s in MARKETS}
-            if min(per_market.values()) >= 40:
-                return
-            await asyncio.sleep(0.2)
-        raise AssertionError(f"simulator sent too little: {per_market}")
+        def short() -> dict[str, int]:
+            return {s.key: n for s in MARKETS if (n := len(sim.sent_trades(s.key))) < 40}
+
+        await eventually_async(lambda: not short(), timeout=60, what=lambda: f"40 trades sent on every market; short: {short()}")
 
     sent, rows, recorder = asyncio.run(_record(tmp_path, kind, {"symbols": 4, "trades_per_second": 3, "seed": 7}, None, until))
     assert {(t["exchange"], t["market"]) for t in sent} == {(s.exchange, s.market) for s in MARKETS}
@@ -89,14 +87,10 @@ def test_three_thousand_symbols_on_one_market_are_all_subscribed_and_recorded(tm
 
     async def until(sim, recorder):
         listed = {listing.native for listing in sim.instruments(key)} - {"BTC_USDT", "ETH_USDT"}
-        deadline = asyncio.get_running_loop().time() + 90
-        while asyncio.get_running_loop().time() < deadline:
-            if sim.subscribed(key) >= listed and len(sim.sent_trades(key)) >= 500:
-                report = recorder.states[key].feeds.report()
-                assert report.subscribed == report.listed == len(listed) and not report.not_subscribed
-                return
-            await asyncio.sleep(0.2)
-        raise AssertionError(f"subscribed {len(sim.subscribed(key))} of {len(listed)}")
+        await eventually_async(lambda: sim.subscribed(key) >= listed and len(sim.sent_trades(key)) >= 500, timeout=90,
+                               what=lambda: f"{len(listed)} symbols subscribed (have {len(sim.subscribed(key))}) and 500 trades sent")
+        report = recorder.states[key].feeds.report()
+        assert report.subscribed == report.listed == len(listed) and not report.not_subscribed
 
     sent, rows, _ = asyncio.run(_record(tmp_path, "embedded", {"symbols": 3000, "trades_per_second": 0.1, "seed": 3}, [key], until))
     expected = [t for t in sent if t["base"] not in ("BTC", "ETH")]

@@ -10,6 +10,8 @@ from recorder.simulator.exchanges import ExchangeSimulator
 from recorder.simulator.upbit import FakeUpbit
 from recorder.simulator.wiring import simulator_config
 from recorder.store.embedded import EmbeddedStore
+from tests.conftest import eventually_async
+from tests.e2e.catch_up import recorder_caught_up
 
 MARKET_KEYS = ["binance.spot", "okx.futures", "gate.spot"]
 
@@ -23,21 +25,18 @@ def test_id_gaps_and_a_disconnect_are_backfilled_to_the_exact_set_generated(tmp_
             recorder = Recorder(simulator_config(sim, upbit.base_url, tmp_path, MARKET_KEYS), store,
                                 [s for s in MARKETS if s.key in MARKET_KEYS])
             await recorder.start()
-            loop = asyncio.get_running_loop()
             try:
-                while min(len(sim.sent_trades(k)) for k in MARKET_KEYS) < 30:
-                    await asyncio.sleep(0.1)
+                await eventually_async(lambda: min(len(sim.sent_trades(k)) for k in MARKET_KEYS) >= 30,
+                                       what="30 trades sent on every market")
                 for key in MARKET_KEYS:
                     native = next(x.native for x in sim.instruments(key) if x.base == "C0001")
                     sim.skip_trades(key, native, 4)
                 await sim.disconnect("okx.futures", refuse_for=2.0)
-                deadline = loop.time() + 60
-                while recorder.repairer.stats.backfilled < len(MARKET_KEYS) and loop.time() < deadline:
-                    await asyncio.sleep(0.2)
+                await eventually_async(lambda: recorder.repairer.stats.backfilled >= len(MARKET_KEYS), timeout=60,
+                                       what=lambda: f"a backfill per market (have {recorder.repairer.stats.backfilled})")
                 sim.pause()
-                await asyncio.sleep(1.0)
-                while not recorder.repairer.idle() and loop.time() < deadline:
-                    await asyncio.sleep(0.2)
+                await recorder_caught_up(sim, recorder)
+                await eventually_async(recorder.repairer.idle, timeout=60, what="the repairer to finish every gap")
                 await recorder.settle()
             finally:
                 await recorder.stop()

@@ -10,6 +10,10 @@ from recorder.simulator.exchanges import ExchangeSimulator
 from recorder.simulator.upbit import FakeUpbit
 from recorder.simulator.wiring import simulator_config
 from recorder.store.embedded import EmbeddedStore
+from tests.conftest import eventually_async
+from tests.e2e.catch_up import recorder_caught_up
+
+OUTAGE_S = 30.0
 
 
 class SwitchableStore(EmbeddedStore):
@@ -43,8 +47,7 @@ async def _scenario(tmp, markets, body, sim_kwargs):
         try:
             await body(sim, recorder, store)
             sim.pause()
-            await asyncio.sleep(1.0)
-            await recorder.settle(timeout=60)
+            await recorder_caught_up(sim, recorder)
         finally:
             await recorder.stop(timeout=60)
             await upbit.stop()
@@ -53,11 +56,13 @@ async def _scenario(tmp, markets, body, sim_kwargs):
 
 
 async def _until_sent(sim, key, count, timeout=60.0):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while len(sim.sent_trades(key)) < count:
-        assert loop.time() < deadline, f"{key}: simulator sent only {len(sim.sent_trades(key))}"
-        await asyncio.sleep(0.1)
+    await eventually_async(lambda: len(sim.sent_trades(key)) >= count, timeout=timeout,
+                           what=lambda: f"{count} trades sent on {key} (sent {len(sim.sent_trades(key))})")
+
+
+def _noticed(recorder) -> int:
+    """Malformed trades the normalizer rejected plus frames the feeds skipped."""
+    return sum(sum(s.normalizer.rejected.values()) + sum(s.feeds.message_errors.values()) for s in recorder.states.values())
 
 
 def test_malformed_frame_storm_leaves_the_recorder_running_with_every_good_trade(tmp_path):
@@ -67,7 +72,7 @@ def test_malformed_frame_storm_leaves_the_recorder_running_with_every_good_trade
         await _until_sent(sim, "okx.spot", 20)
         for key in markets:
             sim.inject_malformed(key, 30)
-        await asyncio.sleep(1.0)
+        await eventually_async(lambda: _noticed(recorder), what="the storm to reach the recorder")
         before = {key: len(sim.sent_trades(key)) for key in markets}
         for key in markets:
             await _until_sent(sim, key, before[key] + 15)
@@ -76,9 +81,7 @@ def test_malformed_frame_storm_leaves_the_recorder_running_with_every_good_trade
     stored = _stored_ids(store, {t["base"] for t in sent})
     assert len(stored) == len(set(stored)), "duplicates stored"
     assert len(stored) == len(sent)
-    rejected = sum(sum(s.normalizer.rejected.values()) for s in recorder.states.values())
-    skipped = sum(sum(s.feeds.message_errors.values()) for s in recorder.states.values())
-    assert rejected + skipped > 0, "the storm was not noticed"
+    assert _noticed(recorder) > 0, "the storm was not noticed"
     assert all(s.trades > 0 for s in recorder.states.values())
 
 
@@ -88,8 +91,10 @@ def test_a_30_second_store_outage_loses_nothing_and_duplicates_nothing(tmp_path)
     async def body(sim, recorder, store):
         await _until_sent(sim, "binance.spot", 30)
         store.down = True
-        await asyncio.sleep(30)
-        assert not recorder.writer.stats.store_ok and len(recorder.writer.spool) > 0
+        outage_ends = asyncio.get_running_loop().time() + OUTAGE_S
+        await eventually_async(lambda: not recorder.writer.stats.store_ok and len(recorder.writer.spool) > 0,
+                               what="the writer to notice the outage and spool")
+        await asyncio.sleep(max(0.0, outage_ends - asyncio.get_running_loop().time()))  # the scenario: the outage lasts 30 s
         store.down = False
         before = len(sim.sent_trades("binance.spot"))
         await _until_sent(sim, "binance.spot", before + 30)

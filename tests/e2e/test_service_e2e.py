@@ -14,7 +14,7 @@ from recorder.service import Service
 from recorder.simulator.exchanges import ExchangeSimulator
 from recorder.simulator.upbit import FakeUpbit
 from recorder.simulator.wiring import simulator_config
-from tests.conftest import drop_questdb_namespace, questdb_overrides, questdb_test_prefix, store_kinds
+from tests.conftest import drop_questdb_namespace, eventually_async, questdb_overrides, questdb_test_prefix, store_kinds
 
 
 def test_status_endpoint_and_command_show_all_12_markets(tmp_path):
@@ -28,12 +28,14 @@ def test_status_endpoint_and_command_show_all_12_markets(tmp_path):
             task = asyncio.create_task(service.run(install_signals=False, ready=ready))
             try:
                 await asyncio.wait_for(ready.wait(), 60)
-                for _ in range(300):
+
+                def quiet() -> list[str]:
                     snapshot = service.snapshot()
-                    markets = snapshot["markets"].values()
-                    if snapshot["writer"]["rows_written"] and all(m["connected"] and m["trades_total"] for m in markets):
-                        break
-                    await asyncio.sleep(0.1)
+                    return [key for key, m in snapshot["markets"].items() if not (m["connected"] and m["trades_total"])] + (
+                        [] if snapshot["writer"]["rows_written"] else ["writer"])
+
+                await eventually_async(lambda: not quiet(), timeout=60,
+                                       what=lambda: f"every market connected with trades, rows written; not yet: {quiet()}")
                 url = f"http://127.0.0.1:{service.status_server.port}"
                 status = await asyncio.to_thread(lambda: json.load(urllib.request.urlopen(url + "/status", timeout=5)))
                 metrics = await asyncio.to_thread(lambda: urllib.request.urlopen(url + "/metrics", timeout=5).read().decode())

@@ -14,7 +14,6 @@ import math
 import ssl
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
 
 import aiohttp
 import pytest
@@ -34,8 +33,7 @@ from recorder.feeds import (
 from recorder.instruments.cryptofeed_symbols import install
 from recorder.instruments.model import Instrument
 from recorder.markets import MARKETS, market
-
-DEADLINE_S = 20.0
+from tests.conftest import eventually_async
 
 
 @pytest.fixture(autouse=True)
@@ -43,14 +41,6 @@ def _isolated_symbols():
     saved = copy.copy(Symbols.data)
     yield
     Symbols.data = saved
-
-
-async def eventually(condition: Callable[[], bool], what: str, deadline_s: float = DEADLINE_S) -> None:
-    deadline = time.monotonic() + deadline_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 # --- pure pieces ---------------------------------------------------------------------------------
@@ -280,7 +270,8 @@ def test_live_trades_lifecycle_events_and_reconnect(tmp_path):
                                 max_symbols_per_connection=2, start_stagger=0, backoff_cap=0.5)
             report = await feeds.start()
             assert (report.listed, report.subscribed, report.connections, report.feeds) == (3, 3, 2, 2)
-            await eventually(lambda: {t.symbol for t in trades} == {"AAA-USDT", "BBB-USDT", "CCC-USDT"}, "trades of every symbol")
+            await eventually_async(lambda: {t.symbol for t in trades} == {"AAA-USDT", "BBB-USDT", "CCC-USDT"},
+                                   what="trades of every symbol")
             ups = [e for e in events if e.state == "up"]
             assert sorted(s for e in ups for s in e.symbols) == ["AAA-USDT", "BBB-USDT", "CCC-USDT"]
             assert {e.conn_id for e in ups} == {"binance.spot/0.0", "binance.spot/1.0"}
@@ -292,11 +283,11 @@ def test_live_trades_lifecycle_events_and_reconnect(tmp_path):
             assert (float(trade.price), float(trade.amount), trade.side) == (2.5, 4.0, "buy")
 
             await server.drop_all()
-            await eventually(lambda: Counter(e.state for e in events) == {"up": 4, "down": 2}, "down then up again")
+            await eventually_async(lambda: Counter(e.state for e in events) == {"up": 4, "down": 2}, what="down then up again")
             downs = [e for e in events if e.state == "down"]
             assert {e.conn_id for e in downs} == {"binance.spot/0.0", "binance.spot/1.0"}
             seen = len(trades)
-            await eventually(lambda: len(trades) > seen + 6, "trades after the reconnect")
+            await eventually_async(lambda: len(trades) > seen + 6, what="trades after the reconnect")
 
             await feeds.stop()
             assert Counter(e.state for e in events) == {"up": 4, "down": 4}
@@ -319,14 +310,14 @@ def test_refused_connections_retry_with_capped_backoff_until_the_server_returns(
             feeds = MarketFeeds(spec, binance_spot("AAA"), on_trade=on_trade, ws_base=f"wss://127.0.0.1:{server.port}",
                                 ssl_ca_file=server.ca_file(tmp_path), start_stagger=0, backoff_cap=0.2, healthy_after=5.0)
             await feeds.start()
-            await eventually(lambda: feeds.shards[0].feed is not None and feeds.shards[0].feed.connection_handlers,
-                             "the connection handler")
+            await eventually_async(lambda: feeds.shards[0].feed is not None and feeds.shards[0].feed.connection_handlers,
+                                   what="the connection handler")
             conn = feeds.shards[0].feed.connection_handlers[0].conn
-            await eventually(lambda: conn.sessions >= 5, "several refused sessions")
+            await eventually_async(lambda: conn.sessions >= 5, what="several refused sessions")
             assert conn.backoff.delay() <= 0.2
             assert not feeds.shards[0].task.done() and trades == []
             server.refuse = False
-            await eventually(lambda: len(trades) >= 3, "trades once the server accepts again")
+            await eventually_async(lambda: len(trades) >= 3, what="trades once the server accepts again")
             assert feeds.shards[0].restarts == 0
             await feeds.stop()
 
@@ -343,9 +334,9 @@ def test_unreachable_host_never_stops_and_stop_is_prompt(tmp_path):
         feeds = MarketFeeds(spec, binance_spot("AAA"), on_trade=on_trade, ws_base="wss://127.0.0.1:9", start_stagger=0,
                             backoff_cap=0.1)
         await feeds.start()
-        await eventually(lambda: feeds.shards[0].feed is not None and feeds.shards[0].feed.connection_handlers, "handler")
+        await eventually_async(lambda: feeds.shards[0].feed is not None and feeds.shards[0].feed.connection_handlers, what="handler")
         conn = feeds.shards[0].feed.connection_handlers[0].conn
-        await eventually(lambda: conn.backoff.failures >= 5, "repeated connect failures")
+        await eventually_async(lambda: conn.backoff.failures >= 5, what="repeated connect failures")
         assert not feeds.shards[0].task.done()
         await feeds.stop(timeout=5.0)
         assert feeds.shards[0].task.done() and not feeds.shards[0].task.cancelled()
@@ -367,11 +358,11 @@ def test_add_instruments_starts_an_extra_instance_and_leaves_the_others(tmp_path
             feeds = MarketFeeds(spec, binance_spot("AAA"), on_trade=on_trade, on_connection=events.append,
                                 ws_base=f"wss://127.0.0.1:{server.port}", ssl_ca_file=server.ca_file(tmp_path), start_stagger=0)
             await feeds.start()
-            await eventually(lambda: any(t.symbol == "AAA-USDT" for t in trades), "first symbol")
+            await eventually_async(lambda: any(t.symbol == "AAA-USDT" for t in trades), what="first symbol")
             first_task = feeds.shards[0].task
             report = await feeds.add_instruments(binance_spot("AAA", "NEW"))
             assert (report.listed, report.subscribed, report.feeds) == (2, 2, 2)
-            await eventually(lambda: any(t.symbol == "NEW-USDT" for t in trades), "the added symbol")
+            await eventually_async(lambda: any(t.symbol == "NEW-USDT" for t in trades), what="the added symbol")
             assert feeds.shards[0].task is first_task and feeds.shards[0].feed.connection_handlers[0].conn.sessions == 1
             assert [e.state for e in events if e.conn_id == "binance.spot/0.0"] == ["up"]
             await feeds.stop()
@@ -409,10 +400,10 @@ def test_every_market_end_to_end_against_the_simulator():
             try:
                 for spec in MARKETS:
                     natives = {listing.native for listing in sim.instruments(spec.key)}
-                    await eventually(lambda spec=spec, natives=natives: sim.subscribed(spec.key) == natives,
-                                     f"{spec.key}: every symbol subscribed")
-                await eventually(lambda: all(len({t.symbol for t in received[s.key]}) == len(instruments[s.key]) for s in MARKETS),
-                                 "trades of every symbol on every market")
+                    await eventually_async(lambda spec=spec, natives=natives: sim.subscribed(spec.key) == natives,
+                                           what=f"{spec.key}: every symbol subscribed")
+                await eventually_async(lambda: all(len({t.symbol for t in received[s.key]}) == len(instruments[s.key]) for s in MARKETS),
+                                       what="trades of every symbol on every market")
             finally:
                 for feeds in runners:
                     await feeds.stop()
@@ -457,8 +448,8 @@ def test_exchange_rejections_are_counted_and_logged_loudly(caplog):
             feeds = MarketFeeds(spec, [*listed, bogus], on_trade=on_trade, ws_base=ws, ssl_ca_file=str(sim.ca_file), start_stagger=0)
             await feeds.start()
             try:
-                await eventually(lambda: feeds.rejected >= 1 and len({t.symbol for t in trades}) == len(listed),
-                                 "the rejection and the other symbols' trades")
+                await eventually_async(lambda: feeds.rejected >= 1 and len({t.symbol for t in trades}) == len(listed),
+                                       what="the rejection and the other symbols' trades")
             finally:
                 await feeds.stop()
             return feeds

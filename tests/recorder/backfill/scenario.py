@@ -9,10 +9,8 @@ backfilled rows with the simulator's truth and with the rows the live path produ
 
 from __future__ import annotations
 
-import asyncio
 import math
 import ssl
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -29,20 +27,12 @@ from recorder.normalize import Normalizer
 from recorder.simulator.exchanges import ExchangeSimulator
 from recorder.store.base import GapRow
 from recorder.trade_row import TradeRow
+from tests.conftest import eventually_async
 
-DEADLINE_S = 20.0
 SKIP = 5
 SLACK_NS = 100_000_000
 """time gaps are widened by this much (the default is 1 s; the simulator's history starts with the test)."""
 COIN = "C0002"
-
-
-async def eventually(condition: Callable[[], object], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @dataclass
@@ -126,17 +116,17 @@ class Scenario:
 
     async def skip_and_backfill(self) -> dict[str, Market]:
         """Hold back SKIP trades of COIN on every market, let the feeds move on, then backfill the gaps."""
-        await eventually(lambda: all(len(m.live) >= 10 for m in self.markets.values()), "live trades of the coin")
+        await eventually_async(lambda: all(len(m.live) >= 10 for m in self.markets.values()), what="live trades of the coin")
         marks = {}
         for key, market in self.markets.items():
             marks[key] = len(self.generated(key))
             self.sim.skip_trades(key, market.instrument.native, SKIP)
         after = {key: len(m.live) for key, m in self.markets.items()}
-        await eventually(lambda: all(len(m.live) >= after[k] + 3 for k, m in self.markets.items()),
-                         "live trades after the held-back ones")
+        await eventually_async(lambda: all(len(m.live) >= after[k] + 3 for k, m in self.markets.items()),
+                               what="live trades after the held-back ones")
         self.sim.pause()
-        await eventually(lambda: all(len(set(map(dedup_key, m.live))) == len(self.sent(k)) for k, m in self.markets.items()),
-                         "every sent trade of the coin received")
+        await eventually_async(lambda: all(len(set(map(dedup_key, m.live))) == len(self.sent(k)) for k, m in self.markets.items()),
+                               what="every sent trade of the coin received")
         for key, market in self.markets.items():
             generated = self.generated(key)
             mark = marks[key]

@@ -12,7 +12,8 @@ from recorder.instruments.fetch import fetch_instruments
 from recorder.markets import BY_KEY
 from recorder.simulator.exchanges import ExchangeSimulator
 from recorder.store.base import GapRow
-from tests.recorder.backfill.scenario import eventually, recent_markets
+from tests.conftest import eventually_async
+from tests.recorder.backfill.scenario import recent_markets
 
 
 def test_bybit_recent_gaps_are_recovered():
@@ -33,7 +34,7 @@ def test_bybit_says_when_a_gap_is_older_than_the_latest_trades():
                 def generated() -> list[dict]:
                     return [r for r in sim.generated_trades(key) if r["native"] == instrument.native]
 
-                await eventually(lambda: len(generated()) >= 200, "200 trades of the coin")
+                await eventually_async(lambda: len(generated()) >= 200, what="200 trades of the coin")
                 sim.pause()
                 trades = generated()
                 answered = trades[-bybit.RECENT["spot"]:]

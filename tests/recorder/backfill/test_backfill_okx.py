@@ -12,7 +12,8 @@ from recorder.instruments.fetch import fetch_instruments
 from recorder.markets import BY_KEY
 from recorder.simulator.exchanges import ExchangeSimulator
 from recorder.store.base import GapRow
-from tests.recorder.backfill.scenario import eventually, sequential_markets
+from tests.conftest import eventually_async
+from tests.recorder.backfill.scenario import sequential_markets
 
 
 def test_okx_gaps_are_recovered_exactly():
@@ -33,7 +34,7 @@ def test_okx_ids_older_than_the_history_are_reported_not_invented():
                 def generated() -> list[dict]:
                     return [r for r in sim.generated_trades(key) if r["native"] == instrument.native]
 
-                await eventually(lambda: len(generated()) >= 100, "100 trades of the coin")
+                await eventually_async(lambda: len(generated()) >= 100, what="100 trades of the coin")
                 sim.pause()
                 ids = [r["trade_id"] for r in generated()]
 

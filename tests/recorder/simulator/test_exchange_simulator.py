@@ -33,6 +33,7 @@ from cryptofeed.symbols import Symbols
 
 from recorder.markets import BY_KEY, MARKETS
 from recorder.simulator.exchanges import VENUES, ExchangeSimulator, Listing, client_ssl_context
+from tests.conftest import eventually_async
 
 ALL = [spec.key for spec in MARKETS]
 KEEPALIVE_S = 0.5
@@ -149,7 +150,7 @@ class Running:
         for key in self.keys:
             self.feeds[key] = make_feed(self.sim, key, self.context, self.received)
             self._tasks.append(asyncio.create_task(self.feeds[key].run(self._stop)))
-        await until(lambda: all(self.sim.subscribed(k) == natives(self.sim, k) for k in self.keys), "all subscribed")
+        await eventually_async(lambda: all(self.sim.subscribed(k) == natives(self.sim, k) for k in self.keys), what="all subscribed")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -166,14 +167,6 @@ class Running:
         async with self.session.get(self.sim.endpoint(key)[1] + path, params=params) as response:
             response.raise_for_status()
             return await response.json(content_type=None)
-
-
-async def until(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 # --- the documented conversions ------------------------------------------------------------------
@@ -270,14 +263,14 @@ async def all_markets() -> None:
     async with Running(ALL, symbols=4, trades_per_second=4, seed=7) as run:
         sim = run.sim
         assert run.quirks == {"kucoin.futures": {"SXBTUSDTM": "SBTC-USDT-PERP"}}, "cryptofeed's XBT→BTC replace"
-        await until(lambda: all(len(run.received[k]) >= 20 for k in ALL), "trades on every market")
+        await eventually_async(lambda: all(len(run.received[k]) >= 20 for k in ALL), what="trades on every market")
         for key in ALL:
             sim.skip_trades(key, listing_of_base(sim, key, "BTC").native, 2)
         explicit = {key: publish_pepe(sim, key) for key in ALL}
-        await until(lambda: all(len(held_back(sim, k, listing_of_base(sim, k, "BTC").native)) == 2 for k in ALL),
-                    "skipped trades")
+        await eventually_async(lambda: all(len(held_back(sim, k, listing_of_base(sim, k, "BTC").native)) == 2 for k in ALL),
+                               what="skipped trades")
         sim.pause()
-        await until(lambda: all(delivered(run, k) for k in ALL), "every sent trade received exactly")
+        await eventually_async(lambda: all(delivered(run, k) for k in ALL), what="every sent trade received exactly")
         for key in ALL:
             check_times(run, key)
             assert as_cryptofeed(sim, key, explicit[key]) in distinct(run.received[key]), key
@@ -321,9 +314,9 @@ async def thousands() -> None:
         unfound = run.quirks.get("bybit.futures", {})
         assert len(unfound) == 1204 - 1000 and set(unfound.values()) == {None}, "cryptofeed reads one Bybit page"
         assert (run.sim.connections("binance.spot"), len(run.feeds["binance.spot"].connection_handlers)) == (2, 2)
-        await until(lambda: all(len(run.received[k]) >= 300 for k in keys), "trades on every market")
+        await eventually_async(lambda: all(len(run.received[k]) >= 300 for k in keys), what="trades on every market")
         run.sim.pause()
-        await until(lambda: all(delivered(run, k) for k in keys), "every sent trade received exactly")
+        await eventually_async(lambda: all(delivered(run, k) for k in keys), what="every sent trade received exactly")
 
 
 def test_disconnect_refusal_and_phemex_resend() -> None:
@@ -334,18 +327,18 @@ async def disconnect_and_resend() -> None:
     keys = ["okx.futures", "phemex.spot"]
     async with Running(keys, symbols=2, trades_per_second=5, seed=3) as run:
         sim = run.sim
-        await until(lambda: all(len(run.received[k]) >= 10 for k in keys), "first trades")
+        await eventually_async(lambda: all(len(run.received[k]) >= 10 for k in keys), what="first trades")
         refused_until = time.monotonic() + 1.5
         for key in keys:
             await sim.disconnect(key, refuse_for=1.5)
-        await until(lambda: all(sim.connections(k) == 0 for k in keys), "sockets closed")
-        await until(lambda: all(run.connects(k) >= 2 and sim.subscribed(k) == natives(sim, k) for k in keys),
-                    "reconnected and resubscribed")
+        await eventually_async(lambda: all(sim.connections(k) == 0 for k in keys), what="sockets closed")
+        await eventually_async(lambda: all(run.connects(k) >= 2 and sim.subscribed(k) == natives(sim, k) for k in keys),
+                               what="reconnected and resubscribed")
         assert time.monotonic() >= refused_until
         counts = {k: len(run.received[k]) for k in keys}
-        await until(lambda: all(len(run.received[k]) > counts[k] + 5 for k in keys), "trades after reconnect")
+        await eventually_async(lambda: all(len(run.received[k]) > counts[k] + 5 for k in keys), what="trades after reconnect")
         sim.pause()
-        await until(lambda: all(delivered(run, k) for k in keys), "every sent trade received")
+        await eventually_async(lambda: all(delivered(run, k) for k in keys), what="every sent trade received")
         okx = sim.generated_trades("okx.futures")
         assert len(okx) > len(sim.sent_trades("okx.futures")), "OKX trades during the outage are lost"
         phemex_sent = Counter(identity(r) for r in sim.sent_trades("phemex.spot"))
@@ -361,24 +354,24 @@ def test_malformed_frames_reach_cryptofeed() -> None:
 async def malformed() -> None:
     async with Running(ALL, symbols=1, trades_per_second=3, seed=5) as run:
         sim = run.sim
-        await until(lambda: all(run.received[k] for k in ALL), "first trades")
+        await eventually_async(lambda: all(run.received[k] for k in ALL), what="first trades")
 
         def bad_prices(key: str) -> list[Decimal]:
             return [t.price for t in run.received[key] if t.price.is_nan() or t.price < 0]
 
         for key in ALL:
             assert sim.inject_malformed(key, 2, kinds=("nan_price", "negative_price")) == 2
-        await until(lambda: all(len(bad_prices(k)) == 2 for k in ALL), "NaN and negative prices passed through")
+        await eventually_async(lambda: all(len(bad_prices(k)) == 2 for k in ALL), what="NaN and negative prices passed through")
         for kind in ("garbage", "missing_fields"):
             before = {k: run.connects(k) for k in ALL}
             for key in ALL:
                 sim.inject_malformed(key, 1, kinds=(kind,))
-            await until(lambda b=before: all(run.connects(k) > b[k] and sim.subscribed(k) == natives(sim, k)
-                                             for k in ALL), f"reconnect after {kind}", timeout=15)
+            await eventually_async(lambda b=before: all(run.connects(k) > b[k] and sim.subscribed(k) == natives(sim, k)
+                                             for k in ALL), what=f"reconnect after {kind}", timeout=15)
         for key in ALL:
             sim.inject_malformed(key, 1, kinds=("huge",))
         counts = {k: len(run.received[k]) for k in ALL}
-        await until(lambda: all(len(run.received[k]) > counts[k] for k in ALL), "trades after a huge frame", timeout=15)
+        await eventually_async(lambda: all(len(run.received[k]) > counts[k] for k in ALL), what="trades after a huge frame", timeout=15)
 
 
 SUBSCRIPTIONS: dict[str, tuple[str, str, dict, dict]] = {
@@ -426,9 +419,9 @@ async def subscribe_unsubscribe() -> None:
         for key, (path, native, subscribe, unsubscribe) in SUBSCRIPTIONS.items():
             async with websockets.connect(sim.endpoint(key)[0] + path, ssl=context) as ws:
                 await ws.send(json.dumps(subscribe))
-                await until(lambda k=key, n=native: sim.subscribed(k) == {n}, f"{key} subscribed")
+                await eventually_async(lambda k=key, n=native: sim.subscribed(k) == {n}, what=f"{key} subscribed")
                 await ws.send(json.dumps(unsubscribe))
-                await until(lambda k=key: sim.subscribed(k) == set(), f"{key} unsubscribed")
+                await eventually_async(lambda k=key: sim.subscribed(k) == set(), what=f"{key} unsubscribed")
 
 
 def test_bybit_linear_instruments_page_by_cursor() -> None:
@@ -472,7 +465,7 @@ def test_same_seed_same_trades() -> None:
     """Symbols, ids, sizes and sides repeat with the seed; prices follow the wall-clock path."""
     async def first_trades(seed: int) -> list[tuple]:
         async with ExchangeSimulator(["okx.futures"], symbols=3, trades_per_second=10, seed=seed) as sim:
-            await until(lambda: len(sim.generated_trades()) >= 30, "30 trades")
+            await eventually_async(lambda: len(sim.generated_trades()) >= 30, what="30 trades")
             return [(r["native"], r["trade_id"], r["amount"], r["side"]) for r in sim.generated_trades()[:30]]
 
     assert asyncio.run(first_trades(1)) == asyncio.run(first_trades(1)) != asyncio.run(first_trades(2))
@@ -492,7 +485,7 @@ async def jumps() -> None:
         def after(key: str) -> list[dict]:
             return [r for r in sim.generated_trades(key) if r["ts_ns"] >= at_ns and r["base"] == "C0001"]
 
-        await until(lambda: all(len(after(k)) >= 5 for k in keys), "trades after the jump")
+        await eventually_async(lambda: all(len(after(k)) >= 5 for k in keys), what="trades after the jump")
         before = [r for r in sim.generated_trades() if r["ts_ns"] < at_ns]
         assert before and all(math.isclose(r["price"], flat, rel_tol=0.01) for r in before)
         assert all(math.isclose(r["price"], flat * 1.5, rel_tol=0.01) for r in after("gate.spot"))
