@@ -1,6 +1,6 @@
 """`python -m bench [--quick] [--only NAME[,NAME]]`: run the benchmarks, print a table, write bench/results/latest.json.
 
-Names: ingest, sockets, extract, memory, detect. See bench/README.md for what each measures.
+Names: ingest, sockets, extract, memory, detect, detect_load. See bench/README.md for what each measures.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from bench.common import RESULTS, machine_info, quiet_logging
 
-NAMES = ("ingest", "sockets", "extract", "memory", "detect")
+NAMES = ("ingest", "sockets", "extract", "memory", "detect", "detect_load")
 
 
 def _fmt(value, unit: str = "") -> str:
@@ -73,10 +73,20 @@ def table(results: dict) -> str:
         rows.append(("5   of which processing (poll→trigger)",
                      f"med {det['processing_ms']['median']:,.0f} / max {det['processing_ms']['max']:,.0f} ms", "", "", "< 100 ms",
                      _verdict(det["targets"]["processing_max_lt_100ms"])))
-    if mem and "detection_under_load_ms" in mem and mem["detection_under_load_ms"]["median"] is not None:
-        d = mem["detection_under_load_ms"]
-        rows.append(("5   latency under ingest load (memory run)", f"med {d['median']:,.0f} / max {d['max']:,.0f} ms", "", "",
-                     "(info)", "-"))
+    dl = results.get("detect_load")
+    if dl and "loaded" in dl:
+        for phase, label in (("idle", "idle"), ("loaded", f"ingesting {dl['trades_per_s_loaded']:,}/s")):
+            p = dl[phase]
+            latency = p["latency_ms"]
+            rows.append((f"6 service, {label}: publish→trigger", f"med {latency['median']:,.0f} / max {latency['max']:,.0f} ms",
+                         "", "", f"≤ {dl['poll_interval_s']:g} s + 100 ms", _verdict(p["within_interval_plus_100ms"])))
+            rows.append((f"6   {phase}: processing (poll→trigger)",
+                         f"med {p['processing_ms']['median']:,.1f} / max {p['processing_ms']['max']:,.1f} ms", "", "", "(info)", "-"))
+            st = p["status"]
+            rows.append((f"6   {phase}: /status answer", f"med {st['answer_ms']['median']:,.0f} / max {st['answer_ms']['max']:,.0f} ms, "
+                         f"{st['failed']} of {st['requests']} failed", "", "", "< 1 s" if phase == "loaded" else "(info)",
+                         _verdict(dl["targets"]["status_answered_within_1s_loaded"]) if phase == "loaded" else "-"))
+        rows.append(("6   loss while loaded (stored vs sent)", f"{dl['lost']} lost", "", "", "0", _verdict(dl["targets"]["zero_loss"])))
     header = ("benchmark", "measured (median)", "baseline", "ratio", "target", "result")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths, strict=True))]
@@ -98,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--socket-rate", type=float, default=20.0, help="offered trades/s per symbol in the socket run (default 20)")
     parser.add_argument("--poll-interval", type=float, help="seconds: override upbit.poll_interval for the detection run (default: config)")
     parser.add_argument("--poll-jitter", type=float, help="seconds: override upbit.poll_jitter for the detection run (default: config)")
+    parser.add_argument("--load-rate", type=float, default=20.0, help="trades/s per symbol offered while detection is measured under "
+                                                                       "load (default 20: as much as the simulator can send)")
     parser.add_argument("--profile", action="store_true", help="also sample the ingest path with py-spy (offline and live)")
     parser.add_argument("--output", default=str(RESULTS / "latest.json"))
     args = parser.parse_args(argv)
@@ -170,10 +182,14 @@ def main(argv: list[str] | None = None) -> int:
 
                 duration = args.memory_duration or (45.0 if args.quick else 180.0)
                 out = memory.run(duration_s=duration, rate=args.memory_rate, log=log)
-            else:
+            elif name == "detect":
                 from bench import detect
 
                 out = detect.run(quick=args.quick, poll_interval=args.poll_interval, poll_jitter=args.poll_jitter, log=log)
+            else:
+                from bench import detect_load
+
+                out = detect_load.run(quick=args.quick, rate=args.load_rate, log=log)
         except Exception as exc:
             traceback.print_exc()
             out = {"error": f"{type(exc).__name__}: {exc}"}

@@ -6,7 +6,9 @@ the parent only orchestrates and reads /proc, so the two busy processes share th
 The simulator starts paused: the recorder subscribes everything first, then trading is resumed.
 
 `mode="baseline"` runs the same Recorder with the same feeds, but its per-trade callback only
-counts (no normalizer, no writer, no store rows).
+counts (no normalizer, no writer, no store rows). `mode="service"` runs the whole `Service` instead
+(ingest loop, control loop with the Upbit watcher and the scheduler, status thread), as `pumpwatch
+run` does, recording each trigger instead of scheduling its extraction.
 """
 
 from __future__ import annotations
@@ -84,6 +86,27 @@ async def _sim_async(pipe, symbols: int, rate: float, seed: int) -> None:
         pipe.send("stopped")
 
 
+def _upbit_main(pipe) -> None:
+    quiet_logging()
+    asyncio.run(_upbit_async(pipe))
+
+
+async def _upbit_async(pipe) -> None:
+    """The fake Upbit alone, as a remote server is: its answers do not wait for the simulator's busy loop."""
+    from recorder.simulator.upbit import FakeUpbit
+
+    upbit = FakeUpbit(krw_coins=KRW_COINS)
+    await upbit.start()
+    pipe.send(upbit.base_url)
+    try:
+        while (message := await asyncio.to_thread(pipe.recv))[0] == "publish":
+            at = time.time_ns()
+            pipe.send((upbit.publish(message[1]), at))
+    finally:
+        await upbit.stop()
+        pipe.send("stopped")
+
+
 # --- the recorder process --------------------------------------------------------------------------
 
 
@@ -98,20 +121,49 @@ class _Endpoints:
         return tuple(self._endpoints[key])
 
 
-def _recorder_main(pipe, samples, mode: str, sim_info: dict, data_dir: str, watch: bool, poll_interval: float | None) -> None:
+def _recorder_main(pipe, samples, mode: str, sim_info: dict, data_dir: str, poll_interval: float | None) -> None:
     quiet_logging()
-    asyncio.run(_recorder_async(pipe, samples, mode, sim_info, Path(data_dir), watch, poll_interval))
+    main = _service_async if mode == "service" else _recorder_async
+    asyncio.run(main(pipe, samples, mode, sim_info, Path(data_dir), poll_interval))
 
 
-async def _recorder_async(pipe, samples, mode: str, sim_info: dict, data_dir: Path, watch: bool, poll_interval: float | None) -> None:
-    from recorder.markets import MARKETS
-    from recorder.record import Recorder
+def _config(sim_info: dict, data_dir: Path, poll_interval: float | None):
     from recorder.simulator.wiring import simulator_config
-    from recorder.store.embedded import EmbeddedStore
-    from recorder.watcher import ListingWatcher
 
     extra = {"upbit": {"poll_interval": f"{round(poll_interval * 1000)}ms"}} if poll_interval else {}
-    config = simulator_config(_Endpoints(sim_info["endpoints"], sim_info["ca_file"]), sim_info["upbit"], data_dir, **extra)
+    return simulator_config(_Endpoints(sim_info["endpoints"], sim_info["ca_file"]), sim_info["upbit"], data_dir, **extra)
+
+
+async def _report(samples, recorder, trades, extra) -> None:
+    """Every 0.25 s, the recorder's counters to the parent (`extra()` adds what the mode has to say)."""
+    while True:
+        connected = recorder.coverage.connected()
+        samples.put({"at": time.monotonic(), "trades": trades(), "rows_written": recorder.writer.stats.rows_written,
+                     "backlog": recorder.writer.backlog(), "spool_files": len(recorder.writer.spool),
+                     "symbols": sum(c["symbols"] for c in connected.values()),
+                     "connections": sum(c["connections"] for c in connected.values()), **extra()})
+        await asyncio.sleep(0.25)
+
+
+def _final(recorder, store, trades: int) -> dict:
+    status = recorder.status()
+    return {
+        "trades": trades,
+        "stored": store.count_trades(),
+        "rows_written": recorder.writer.stats.rows_written,
+        "rows_lost": recorder.writer.stats.rows_lost,
+        "batches_spooled": recorder.writer.stats.batches_spooled,
+        "rejected": sum(m["rejected_total"] for m in status["markets"].values()),
+        "message_errors": sum(sum(s.feeds.message_errors.values()) for s in recorder.states.values() if s.feeds),
+    }
+
+
+async def _recorder_async(pipe, samples, mode: str, sim_info: dict, data_dir: Path, poll_interval: float | None) -> None:
+    from recorder.markets import MARKETS
+    from recorder.record import Recorder
+    from recorder.store.embedded import EmbeddedStore
+
+    config = _config(sim_info, data_dir, poll_interval)
     store = EmbeddedStore(data_dir / "bench.sqlite")
     recorder = Recorder(config, store, list(MARKETS))
     counter = [0]
@@ -122,48 +174,59 @@ async def _recorder_async(pipe, samples, mode: str, sim_info: dict, data_dir: Pa
             return on_trade
 
         recorder._on_trade = noop_factory  # same feeds, a callback that does nothing but count
-    triggers: list[tuple[int, int, str]] = []
-    stop_watch = asyncio.Event()
-    tasks = []
     await recorder.start()
-    if watch:
-        watcher = ListingWatcher(config, store, lambda t: triggers.append((time.time_ns(), t.notice_id, t.coin)))
-        tasks.append(asyncio.create_task(watcher.run(stop_watch)))
 
     def trades() -> int:
         return counter[0] if mode == "baseline" else sum(s.trades for s in recorder.states.values())
 
-    async def report() -> None:
-        sent_triggers = 0
-        while True:
-            connected = recorder.coverage.connected()
-            samples.put({"at": time.monotonic(), "trades": trades(), "rows_written": recorder.writer.stats.rows_written,
-                         "backlog": recorder.writer.backlog(), "spool_files": len(recorder.writer.spool),
-                         "symbols": sum(c["symbols"] for c in connected.values()),
-                         "connections": sum(c["connections"] for c in connected.values()),
-                         "triggers": triggers[sent_triggers:]})
-            sent_triggers = len(triggers)
-            await asyncio.sleep(0.25)
-
-    tasks.append(asyncio.create_task(report()))
+    reporter = asyncio.create_task(_report(samples, recorder, trades, dict))
     await asyncio.to_thread(pipe.recv)  # "stop"
-    stop_watch.set()
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    reporter.cancel()
+    await asyncio.gather(reporter, return_exceptions=True)
     await recorder.stop(timeout=120)
-    status = recorder.status()
-    pipe.send({
-        "trades": trades(),
-        "stored": store.count_trades(),
-        "rows_written": recorder.writer.stats.rows_written,
-        "rows_lost": recorder.writer.stats.rows_lost,
-        "batches_spooled": recorder.writer.stats.batches_spooled,
-        "rejected": sum(m["rejected_total"] for m in status["markets"].values()),
-        "message_errors": sum(sum(s.feeds.message_errors.values()) for s in recorder.states.values() if s.feeds),
-        "triggers": triggers,
-    })
+    pipe.send(_final(recorder, store, trades()))
     store.close()
+
+
+async def _service_async(pipe, samples, mode: str, sim_info: dict, data_dir: Path, poll_interval: float | None) -> None:
+    import recorder.watcher as watcher_module
+    from recorder.markets import MARKETS
+    from recorder.service import Service
+
+    poll_starts: list[int] = []
+    real_fetch = watcher_module.fetch_page
+
+    async def timed_fetch(*args, **kwargs):
+        poll_starts.append(time.time_ns())
+        return await real_fetch(*args, **kwargs)
+
+    watcher_module.fetch_page = timed_fetch  # only to time each poll's start; the request itself is unchanged
+    triggers: list[tuple[int, int, str, int]] = []
+
+    class BenchService(Service):
+        def schedule_extraction(self, trigger) -> None:
+            """Record the detection (and the start of the poll that found it); extraction is benchmark 3's business."""
+            triggers.append((time.time_ns(), trigger.notice_id, trigger.coin, poll_starts[-1]))
+
+    service = BenchService(_config(sim_info, data_dir, poll_interval), list(MARKETS))
+    ready = asyncio.Event()
+    task = asyncio.create_task(service.run(install_signals=False, ready=ready))
+    await ready.wait()
+    recorder = service.recorder
+    sent = [0]
+
+    def extra() -> dict:
+        new, sent[0] = triggers[sent[0]:], len(triggers)
+        return {"triggers": new, "status_port": service.status_server.port}
+
+    reporter = asyncio.create_task(_report(samples, recorder, lambda: sum(s.trades for s in recorder.states.values()), extra))
+    await asyncio.to_thread(pipe.recv)  # "stop"
+    reporter.cancel()
+    await asyncio.gather(reporter, return_exceptions=True)
+    service.request_stop()
+    await task
+    final = _final(recorder, service.store, sum(s.trades for s in recorder.states.values()))
+    pipe.send({**final, "triggers": triggers})
 
 
 # --- orchestration ---------------------------------------------------------------------------------
@@ -185,11 +248,15 @@ class LiveSession:
     mode: str
     rate: float
     """trades per second per simulated symbol (offered load)."""
-    watch: bool = False
     poll_interval: float | None = None
     symbols: int = SYNTHETIC
     samples: list[Sample] = field(default_factory=list)
-    triggers: list[tuple[int, int, str]] = field(default_factory=list)
+    triggers: list[tuple[int, int, str, int]] = field(default_factory=list)
+    """mode "service": (trigger time ns, notice id, coin, start of the poll that found it ns)"""
+    status_port: int | None = None
+    """mode "service": the service's status endpoint"""
+    upbit_apart: bool = False
+    """the fake Upbit in a process of its own (else on the simulator's loop, which trading keeps busy)"""
 
     def __enter__(self) -> LiveSession:
         ctx = mp.get_context("spawn")
@@ -200,10 +267,18 @@ class LiveSession:
         if not self._sim_pipe.poll(120):
             raise RuntimeError("simulator did not start")
         self.sim_info = self._sim_pipe.recv()
+        self.upbit = None
+        if self.upbit_apart:
+            self._upbit_pipe, child = ctx.Pipe()
+            self.upbit = ctx.Process(target=_upbit_main, args=(child,), name="bench-upbit")
+            self.upbit.start()
+            if not self._upbit_pipe.poll(60):
+                raise RuntimeError("fake Upbit did not start")
+            self.sim_info["upbit"] = self._upbit_pipe.recv()
         self._rec_pipe, child = ctx.Pipe()
         self._samples = ctx.Queue()
         self.rec = ctx.Process(target=_recorder_main, name="bench-recorder",
-                               args=(child, self._samples, self.mode, self.sim_info, self._tmp, self.watch, self.poll_interval))
+                               args=(child, self._samples, self.mode, self.sim_info, self._tmp, self.poll_interval))
         self.rec.start()
         self.final: dict | None = None
         return self
@@ -216,7 +291,11 @@ class LiveSession:
         with contextlib.suppress(Exception):
             self._sim_pipe.send(("stop", None))
             self._sim_pipe.poll(30)
-        for proc in (self.rec, self.sim):
+        if self.upbit is not None:
+            with contextlib.suppress(Exception):
+                self._upbit_pipe.send(("stop", None))
+                self._upbit_pipe.poll(30)
+        for proc in (self.rec, self.sim, *([self.upbit] if self.upbit is not None else [])):
             proc.join(30)
             if proc.is_alive():
                 proc.kill()
@@ -238,7 +317,11 @@ class LiveSession:
         return sum(self._sim("counts")["sent"].values())
 
     def publish(self, title: str) -> tuple[int, int]:
-        return self._sim("publish", title)
+        """Publish a notice on the fake Upbit; returns its id and the publish time (ns)."""
+        if self.upbit is None:
+            return self._sim("publish", title)
+        self._upbit_pipe.send(("publish", title))
+        return self._upbit_pipe.recv()
 
     # recorder samples
     def poll(self, wait: float = 0.0) -> dict | None:
@@ -253,6 +336,7 @@ class LiveSession:
                 break
             latest = report
             self.triggers += report.get("triggers", [])
+            self.status_port = report.get("status_port", self.status_port)
             if timeout <= 0 and self._samples.empty():
                 break
         if latest is not None:
@@ -293,7 +377,7 @@ class LiveSession:
         if not self._rec_pipe.poll(180):
             raise RuntimeError("recorder did not stop")
         self.final = self._rec_pipe.recv()
-        self.triggers += [t for t in self.final["triggers"] if t not in self.triggers]
+        self.triggers += [t for t in self.final.get("triggers", []) if t not in self.triggers]
         return self.final
 
 

@@ -149,6 +149,8 @@ class ServiceConfig(_Strict):
     status_port: int = Field(default=9108, ge=0, le=65535)
     log_dir: str = "logs"
     rate_log_interval: Duration = 60.0
+    receive_lag_warn: Duration = 5.0
+    """a WARNING (at most once a minute per market) while a market's receive lag over the last minute passes this"""
 
 
 class Config(_Strict):

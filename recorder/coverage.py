@@ -76,9 +76,12 @@ class CoverageTracker:
         self._session_of.clear()
 
     def connected(self) -> dict[str, dict]:
-        """Per market key: open connections and symbols carried (for status and logs)."""
+        """Per market key: open connections and symbols carried (for status and logs); safe from any thread.
+
+        `list(...)` copies the sessions in one C call, which the GIL keeps atomic against the ingest loop's changes.
+        """
         out: dict[str, dict] = {}
-        for exchange, market, symbols, _ in self.open.values():
+        for exchange, market, symbols, _ in list(self.open.values()):
             entry = out.setdefault(f"{exchange}.{market}", {"connections": 0, "symbols": 0})
             entry["connections"] += 1
             entry["symbols"] += len(symbols)

@@ -16,13 +16,14 @@ from pathlib import Path
 
 import aiohttp
 
-from recorder.config import Config
+from recorder.config import Config, format_duration
 from recorder.coverage import CoverageTracker
 from recorder.feeds import MarketFeeds
 from recorder.gaps import DisconnectTracker, GapDetector, id_hint
 from recorder.instruments.model import Instrument
+from recorder.lag import ReceiveLag
 from recorder.markets import MarketSpec
-from recorder.normalize import Normalizer
+from recorder.normalize import Normalizer, RateLimitedLog
 from recorder.repair import Repairer
 from recorder.store.base import Store
 from recorder.tls import client_ssl_context
@@ -67,7 +68,7 @@ async def fetch_universe(config: Config, markets: Iterable[MarketSpec], ssl) -> 
 
 
 class MarketState:
-    """Counters of one market, read by status and the per-minute rate line."""
+    """Counters of one market, written by the ingest loop, read by status and the per-minute rate line from other threads."""
 
     def __init__(self, spec: MarketSpec, normalizer: Normalizer) -> None:
         self.spec = spec
@@ -76,6 +77,7 @@ class MarketState:
         self.trades = 0
         self.last_trade_ns = 0
         self.last_received_mono = 0.0
+        self.lag = ReceiveLag()
         self._rate_mark = (time.monotonic(), 0)
         self.rate = 0.0
 
@@ -100,6 +102,7 @@ class Recorder:
         self.repairer = Repairer(config, store, self.writer, self.instrument_of, self.ssl)
         self.states: dict[str, MarketState] = {}
         self.universe: Universe | None = None
+        self._lag_log = RateLimitedLog(LOG, 60.0)
         self.upbit_ok = False
         self._tasks: list[asyncio.Task] = []
 
@@ -131,6 +134,7 @@ class Recorder:
     def _on_trade(self, state: MarketState):
         normalize = state.normalizer.normalize
         add = self.writer.add
+        lag = state.lag.add
         if state.spec.trade_id != "sequential":
 
             async def on_trade(trade, receipt_timestamp: float) -> None:
@@ -139,6 +143,7 @@ class Recorder:
                     add("trades", row)
                     state.trades += 1
                     state.last_trade_ns = row.ts
+                    lag(row.ts, row.received_ts)
 
             return on_trade
 
@@ -152,6 +157,7 @@ class Recorder:
                 add("trades", row)
                 state.trades += 1
                 state.last_trade_ns = row.ts
+                lag(row.ts, row.received_ts)
                 gap = detect(row, *hint(trade)) if hint is not None else detect(row)
                 if gap is not None:
                     submit(gap)
@@ -229,7 +235,9 @@ class Recorder:
         return missing
 
     async def settle(self, timeout: float = 10.0) -> None:
-        """Hand every pending row to the store and wait until the writer has caught up (before an extraction)."""
+        """Hand every pending row to the store and wait until the writer has caught up (before an extraction).
+
+        Runs on any loop (the service calls it from the control loop): the writer's hand-over is locked."""
         self.writer.flush()
         deadline = time.monotonic() + timeout
         while self.writer.backlog() and time.monotonic() < deadline:
@@ -248,11 +256,14 @@ class Recorder:
 
     # --- status --------------------------------------------------------------------------------
     def status(self) -> dict:
+        """The recorder's part of /status; safe from any thread (copies of what the ingest loop mutates, no awaiting)."""
         connected = self.coverage.connected()
         now = time.time_ns()
         markets = {}
-        for key, state in self.states.items():
+        for key, state in list(self.states.items()):
             conn = connected.get(key, {"connections": 0, "symbols": 0})
+            rejected = dict(state.normalizer.rejected)
+            lag = state.lag.window(now)
             markets[key] = {
                 "connected": conn["connections"] > 0,
                 "connections": conn["connections"],
@@ -261,18 +272,33 @@ class Recorder:
                 "trades_total": state.trades,
                 "trades_per_s": round(state.rate, 2),
                 "last_trade_age_s": round((now - state.last_trade_ns) / 1e9, 3) if state.last_trade_ns else None,
-                "rejected_total": sum(state.normalizer.rejected.values()),
-                "rejected": dict(state.normalizer.rejected),
+                "receive_lag_median_s": lag.median_s if lag else None,
+                "receive_lag_max_s": lag.max_s if lag else None,
+                "rejected_total": sum(rejected.values()),
+                "rejected": rejected,
             }
         stats = self.writer.stats
         writer = {"rows_written": stats.rows_written, "store_ok": stats.store_ok, "last_error": stats.last_error,
                   "write_lag_s": round(stats.last_write_lag_s, 4), "spool_files": len(self.writer.spool),
                   "spool_bytes": self.writer.spool.bytes, "rows_lost": stats.rows_lost, "backlog_batches": self.writer.backlog()}
-        return {"markets": markets, "writer": writer, "gaps": vars(self.repairer.stats)}
+        return {"markets": markets, "writer": writer, "gaps": dict(vars(self.repairer.stats))}
 
     def log_rates(self) -> None:
+        connected = self.coverage.connected()
         for key, state in sorted(self.states.items()):
             rate = state.sample_rate()
-            conn = self.coverage.connected().get(key, {"connections": 0, "symbols": 0})
+            conn = connected.get(key, {"connections": 0, "symbols": 0})
             LOG.info("rate %s: %.1f trades/s, %d connections, %d symbols, %d rejected", key, rate, conn["connections"],
                      conn["symbols"], sum(state.normalizer.rejected.values()))
+
+    def warn_receive_lag(self) -> None:
+        """A WARNING, at most once a minute per market, while a market's receive lag over the last minute passes
+        `service.receive_lag_warn` (its max does whenever its median does). Safe from any thread."""
+        limit = self.config.service.receive_lag_warn
+        now = time.time_ns()
+        for key, state in sorted(self.states.items()):
+            lag = state.lag.window(now)
+            if lag is not None and lag.max_s > limit:
+                self._lag_log.warning(key, "%s: receive lag over the last minute: median %.3f s, max %.3f s (%d trades), "
+                                      "above service.receive_lag_warn %s", key, lag.median_s, lag.max_s, lag.trades,
+                                      format_duration(limit))

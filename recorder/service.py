@@ -1,8 +1,17 @@
 """The always-on service: recorder, symbol refresh, Upbit watcher, extraction and analysis in one process.
 
-APScheduler runs the periodic work (universe refresh, retention, the per-minute rate line) and
-one dated job per trigger (announcement + window + settle). Triggers live in the store, so a
-restart reschedules the ones not finished yet.
+Three event loops, each on its own thread, so that a saturated ingest loop delays nothing else:
+
+- the ingest loop (the main thread): cryptofeed feeds, normalizer, writer hand-off, coverage, gap
+  repairs; it can be busy for seconds at high trade rates;
+- the control loop (`control`): the Upbit watcher and APScheduler (periodic jobs and one dated job
+  per trigger: announcement + window + settle); work that needs the ingest loop (subscribing new
+  instruments, repairing a window's gaps) is handed over with `run_coroutine_threadsafe`;
+- the status loop (`status.StatusServer`): `/status` and `/metrics`, built from state that is safe
+  to read from another thread.
+
+The store writer, extraction and analysis run on threads of their own. Triggers live in the store,
+so a restart reschedules the ones not finished yet.
 """
 
 from __future__ import annotations
@@ -11,12 +20,15 @@ import asyncio
 import logging
 import signal
 import time
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from recorder.config import Config
+from recorder.loops import LoopThread
 from recorder.markets import MarketSpec
 from recorder.record import Recorder
 from recorder.status import StatusServer
@@ -27,6 +39,13 @@ from recorder.watcher import ListingWatcher, Trigger
 
 LOG = logging.getLogger(__name__)
 S = 1_000_000_000
+T = TypeVar("T")
+TICK_S = 0.25
+"""the ingest loop stamps a tick this often; /status reports how long it has gone without one"""
+LAG_CHECK_S = 10.0
+"""how often the receive lag is checked against service.receive_lag_warn"""
+PERIODIC = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+"""periodic jobs: one run at a time, a late run is still run once (no "missed by" warning, no burst of catch-up runs)"""
 
 
 class Service:
@@ -37,23 +56,29 @@ class Service:
         self.store: Store | None = None
         self.recorder: Recorder | None = None
         self.watcher: ListingWatcher | None = None
+        self.control: LoopThread | None = None
         self.scheduler = AsyncIOScheduler(timezone=UTC)
+        """started on the control loop, where its timers fire and its jobs run (whatever the ingest loop is doing)"""
         self.status_server: StatusServer | None = None
         self.events: list[dict] = []
         self.failures: list[dict] = []
         self.started_at = time.time()
         self._stop = asyncio.Event()
+        self._ingest_loop: asyncio.AbstractEventLoop | None = None
+        self._ingest_tick: float | None = None
+        self._watch_stop: asyncio.Event | None = None
+        self._watch_task: asyncio.Task | None = None
 
     # --- triggers ------------------------------------------------------------------------------
     def schedule_extraction(self, trigger: Trigger) -> None:
-        ready_ns = trigger.announced_ns + round((self.config.extraction.after + self.config.extraction.settle) * S)
-        run_date = datetime.fromtimestamp(max(ready_ns / S, time.time()), tz=UTC)
+        """Add the trigger's dated job; callable from any thread (APScheduler hands it to the control loop)."""
+        run_date = datetime.fromtimestamp(max(trigger.ready_ns(self.config.extraction) / S, time.time()), tz=UTC)
         self.scheduler.add_job(self.finish_trigger, "date", run_date=run_date, args=[trigger], misfire_grace_time=None,
                                id=f"extract:{trigger.notice_id}:{trigger.coin}", replace_existing=True)
         LOG.info("extraction of %s scheduled at %s", trigger.coin, run_date.isoformat())
 
     async def finish_trigger(self, trigger: Trigger) -> Path | None:
-        """Extract the window, then analyse it; each step's outcome is written to the triggers table."""
+        """Extract the window, then analyse it; each step's outcome is written to the triggers table. Runs on the control loop."""
         from analysis.report import analyze_event
         from extractor.extract import EventRequest, extract_event, universe_factors
 
@@ -63,17 +88,22 @@ class Service:
         try:
             if self.recorder is not None:
                 await self.recorder.settle()
-                await self.recorder.repairer.repair_window(trigger.coin, request.start_ns, request.end_ns)
+                await self._on_ingest_loop(self.recorder.repairer.repair_window(trigger.coin, request.start_ns, request.end_ns))
                 await self.recorder.settle()
-            factors = universe_factors(self.recorder.universe) if self.recorder and self.recorder.universe else None
-            folder = await asyncio.to_thread(extract_event, self.store, self.config, request, factors=factors)
-            self.store.write_triggers([trigger.row("extracted", str(folder))])
+            universe = self.recorder.universe if self.recorder else None
+
+            def extract() -> Path:
+                """On a worker thread: the factors and the extraction would hold the control loop (and the watcher)."""
+                return extract_event(self.store, self.config, request, factors=universe_factors(universe) if universe else None)
+
+            folder = await asyncio.to_thread(extract)
+            await asyncio.to_thread(self.store.write_triggers, [trigger.row("extracted", str(folder))])
             analysis = self.config.analysis
             await asyncio.to_thread(analyze_event, folder, analysis.pump_threshold, analysis.min_trades)
-            self.store.write_triggers([trigger.row("analyzed", str(folder))])
+            await asyncio.to_thread(self.store.write_triggers, [trigger.row("analyzed", str(folder))])
         except Exception as exc:
             LOG.exception("event %s (notice %d) failed", trigger.coin, trigger.notice_id)
-            self.store.write_triggers([trigger.row("failed", detail=str(exc)[:500])])
+            await asyncio.to_thread(self.store.write_triggers, [trigger.row("failed", detail=str(exc)[:500])])
             self.failures.append({"coin": trigger.coin, "notice_id": trigger.notice_id, "error": str(exc)[:500]})
             return None
         self.events = [{"coin": trigger.coin, "notice_id": trigger.notice_id, "folder": str(folder)}, *self.events][:20]
@@ -89,12 +119,25 @@ class Service:
             self.schedule_extraction(Trigger.from_row(row))
         return len(pending)
 
+    async def _on_ingest_loop(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run `coro` on the ingest loop (where the feeds and the repairer's HTTP session live) and await it from here."""
+        assert self._ingest_loop is not None
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._ingest_loop))
+
+    async def _refresh_universe(self) -> None:
+        assert self.recorder is not None
+        await self._on_ingest_loop(self.recorder.refresh_universe())
+
     # --- status --------------------------------------------------------------------------------
     def snapshot(self) -> dict:
+        """Everything /status shows; called on the status thread, so it only reads what is safe to read from there."""
         recorder = self.recorder.status() if self.recorder else {"markets": {}, "writer": {}}
         watcher = self.watcher
+        tick = self._ingest_tick
+        stalled = round(max(0.0, time.monotonic() - tick - TICK_S), 3) if tick is not None else None
         return {
-            "service": {"started_at": datetime.fromtimestamp(self.started_at, tz=UTC).isoformat(), "store": self.config.store.kind},
+            "service": {"started_at": datetime.fromtimestamp(self.started_at, tz=UTC).isoformat(), "store": self.config.store.kind,
+                        "ingest_loop_stalled_s": stalled},
             **recorder,
             "upbit": {"state": watcher.backoff.state if watcher else "stopped", "polls": watcher.polls if watcher else 0,
                       "recent_notices": watcher.recent if watcher else []},
@@ -102,19 +145,27 @@ class Service:
             "events": self.events,
         }
 
+    async def _tick_ingest_loop(self) -> None:
+        """Stamp each turn of the ingest loop: the status thread cannot ask that loop, so it reads how old the stamp is."""
+        while True:
+            self._ingest_tick = time.monotonic()
+            await asyncio.sleep(TICK_S)
+
     # --- lifecycle -----------------------------------------------------------------------------
     def request_stop(self) -> None:
         self._stop.set()
 
     async def run(self, *, install_signals: bool = True, ready: asyncio.Event | None = None) -> None:
-        loop = asyncio.get_running_loop()
+        """Run until `request_stop` (or SIGINT/SIGTERM); then stop everything in order and flush the writer."""
+        loop = self._ingest_loop = asyncio.get_running_loop()
         if install_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self.request_stop)
         self.store = await asyncio.to_thread(open_store, self.config)
         ssl = client_ssl_context(self.config.tls_ca_file)
         self.recorder = Recorder(self.config, self.store, self.markets, ssl=ssl)
-        self.watcher = ListingWatcher(self.config, self.store, self.schedule_extraction, ssl=ssl)
+        if self.watch:
+            self.watcher = await asyncio.to_thread(ListingWatcher, self.config, self.store, self.schedule_extraction, ssl=ssl)
         self.status_server = StatusServer(self.snapshot, self.config.service.status_host, self.config.service.status_port)
         try:
             port = await self.status_server.start()
@@ -122,31 +173,58 @@ class Service:
         except OSError as exc:
             LOG.error("status endpoint not started (%s:%d): %s", self.config.service.status_host, self.config.service.status_port, exc)
             self.status_server = None
+        ticker = asyncio.create_task(self._tick_ingest_loop(), name="ingest-tick")
         await self.recorder.start()
-        self.scheduler.add_job(self.recorder.refresh_universe, "interval", seconds=self.config.recorder.refresh_interval,
-                               id="symbols-refresh", max_instances=1, coalesce=True)
-        self.scheduler.add_job(self._retention, "interval", hours=1, id="retention", max_instances=1, coalesce=True)
+        self.scheduler.add_job(self._refresh_universe, "interval", seconds=self.config.recorder.refresh_interval,
+                               id="symbols-refresh", **PERIODIC)
+        self.scheduler.add_job(self._retention, "interval", hours=1, id="retention", **PERIODIC)
         self.scheduler.add_job(self.recorder.log_rates, "interval", seconds=self.config.service.rate_log_interval,
-                               id="rate-log", max_instances=1, coalesce=True)
-        self.scheduler.start()
-        LOG.info("%d unfinished triggers rescheduled", self.reschedule_pending())
-        watcher_task = asyncio.create_task(self.watcher.run(self._stop) if self.watch else self._stop.wait(), name="upbit-watcher")
-        if ready is not None:
-            ready.set()
+                               id="rate-log", **PERIODIC)
+        self.scheduler.add_job(self.recorder.warn_receive_lag, "interval", seconds=LAG_CHECK_S, id="receive-lag", **PERIODIC)
+        self.control = LoopThread("control")
+        self.control.start()
         try:
+            await self.control.run(self._start_control())
+            LOG.info("%d unfinished triggers rescheduled", await asyncio.to_thread(self.reschedule_pending))
+            if ready is not None:
+                ready.set()
             await self._stop.wait()
         finally:
             LOG.info("shutting down")
-            self.scheduler.shutdown(wait=False)
-            await watcher_task
+            await self.control.run(self._stop_control())
+            if not await asyncio.to_thread(self.control.stop):  # an extraction still running is cancelled: rescheduled at next start
+                LOG.error("the control thread did not stop within 30s")
+            ticker.cancel()
             await self.recorder.stop()
             if self.status_server is not None:
                 await self.status_server.stop()
             await asyncio.to_thread(self.store.close)
             LOG.info("stopped cleanly")
 
+    async def _start_control(self) -> None:
+        """On the control loop: start the scheduler (it adopts the running loop) and the watcher there."""
+        self.scheduler.start()
+        if self.watcher is not None:
+            self._watch_stop = asyncio.Event()
+            self._watch_task = asyncio.create_task(self.watcher.run(self._watch_stop), name="upbit-watcher")
+            self._watch_task.add_done_callback(_watcher_ended)
+
+    async def _stop_control(self) -> None:
+        """On the control loop: stop the scheduler (running jobs are cancelled with the loop) and let the watcher finish."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self._watch_task is not None and self._watch_stop is not None:
+            self._watch_stop.set()
+            await asyncio.gather(self._watch_task, return_exceptions=True)
+
     async def _retention(self) -> None:
         assert self.store is not None
         dropped = await asyncio.to_thread(self.store.apply_retention, time.time_ns())
         if dropped:
             LOG.info("retention: dropped %d trades older than %s", dropped, self.config.store.retention)
+
+
+def _watcher_ended(task: asyncio.Task) -> None:
+    """The watcher only ends when asked to; say so loudly if it died instead (detection has stopped)."""
+    if not task.cancelled() and task.exception() is not None:
+        LOG.error("upbit watcher stopped: %r; no listing will be detected until restart", task.exception(), exc_info=task.exception())

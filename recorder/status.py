@@ -1,12 +1,20 @@
-"""The status endpoint: JSON at `/status`, Prometheus text at `/metrics`, bound to loopback by default."""
+"""The status endpoint: JSON at `/status`, Prometheus text at `/metrics`, bound to loopback by default.
+
+The server runs on a thread and event loop of its own, so it answers while the ingest loop is
+saturated (or blocked); `snapshot` is therefore called on that thread and must only read state that
+is safe to read from another thread.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from recorder.loops import LoopThread
 
 
 class StatusServer:
@@ -15,8 +23,20 @@ class StatusServer:
         self.host = host
         self.port = port
         self._runner: web.AppRunner | None = None
+        self._thread: LoopThread | None = None
 
     async def start(self) -> int:
+        """Start the server on its own thread; returns the port (the real one when 0 was asked for)."""
+        self._thread = LoopThread("status-server")
+        self._thread.start()
+        try:
+            return await self._thread.run(self._serve())
+        except BaseException:
+            await asyncio.to_thread(self._thread.stop)
+            self._thread = None
+            raise
+
+    async def _serve(self) -> int:
         app = web.Application()
         app.router.add_get("/status", self._status)
         app.router.add_get("/metrics", self._metrics)
@@ -28,8 +48,12 @@ class StatusServer:
         return self.port
 
     async def stop(self) -> None:
+        if self._thread is None:
+            return
         if self._runner is not None:
-            await self._runner.cleanup()
+            await self._thread.run(self._runner.cleanup())
+        await asyncio.to_thread(self._thread.stop)
+        self._thread = None
 
     async def _status(self, _request: web.Request) -> web.Response:
         return web.json_response(self.snapshot())
@@ -51,6 +75,10 @@ def metrics_text(snapshot: dict) -> bytes:
                               registry=registry),
         "last_trade_age_s": Gauge("pumpwatch_market_last_trade_age_seconds", "age of the newest trade", labels, registry=registry),
         "rejected_total": Gauge("pumpwatch_market_rejected_total", "trades skipped as malformed", labels, registry=registry),
+        "receive_lag_median_s": Gauge("pumpwatch_market_receive_lag_median_seconds",
+                                      "median of receipt time minus exchange trade time over the last minute", labels, registry=registry),
+        "receive_lag_max_s": Gauge("pumpwatch_market_receive_lag_max_seconds",
+                                   "max of receipt time minus exchange trade time over the last minute", labels, registry=registry),
     }
     for key, market in snapshot.get("markets", {}).items():
         exchange, _, market_type = key.partition(".")
@@ -64,4 +92,8 @@ def metrics_text(snapshot: dict) -> bytes:
                             ("rows_lost", "rows lost because the spool was full")):
         Gauge(f"pumpwatch_writer_{name}", help_text, registry=registry).set(float(writer.get(name, 0) or 0))
     Gauge("pumpwatch_events_extracted", "event folders written", registry=registry).set(float(snapshot.get("events_extracted", 0)))
+    stalled = snapshot.get("service", {}).get("ingest_loop_stalled_s")
+    if stalled is not None:
+        Gauge("pumpwatch_ingest_loop_stalled_seconds", "how long the ingest event loop is overdue for its next turn (0: keeping up)",
+              registry=registry).set(float(stalled))
     return generate_latest(registry)

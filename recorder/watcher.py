@@ -4,6 +4,9 @@ A notice is handled once, by `id` (an edit re-stamps `listed_at` and appends a t
 triggers again). The announcement time is `first_listed_at`. On start the watcher pages back
 through recent notices (up to `upbit.lookback`) and handles every one the store has not seen, so a
 restart never misses a listing and never re-triggers one.
+
+In the service the watcher runs on a thread and event loop of its own (the control loop), so a busy
+ingest loop never delays a poll; the trigger callback is called on that loop.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from recorder.config import Config
+from recorder.config import Config, ExtractionConfig
 from recorder.markets import MARKETS
 from recorder.store.base import NoticeRow, Store, TriggerRow
 from recorder.upbit.announcements import Backoff, Notice, classify_error, fetch_page
@@ -41,6 +44,10 @@ class Trigger:
     @property
     def latency_ms(self) -> int:
         return (self.detected_ns - self.announced_ns) // 1_000_000
+
+    def ready_ns(self, extraction: ExtractionConfig) -> int:
+        """When the window can be extracted: the announcement + `after` + `settle`."""
+        return self.announced_ns + round((extraction.after + extraction.settle) * S)
 
     @classmethod
     def from_row(cls, row: TriggerRow, title: str = "", url: str = "") -> Trigger:
@@ -80,33 +87,44 @@ class ListingWatcher:
 
     # --- handling one notice -------------------------------------------------------------------
     async def handle(self, notice: Notice) -> list[Trigger]:
-        """Store the notice and a trigger per KRW coin, then schedule the servable ones.
+        """Store the notice and a trigger per KRW coin, and call `on_trigger` for the servable ones.
 
-        The store work runs on a thread, so a busy store (the recorder's writer holding the
-        database) never delays the event loop, and detection stays one poll interval away.
+        The store work runs on a thread, where it may wait for the recorder's writer to release the
+        database. A trigger whose extraction is due later (every live detection) is handed to
+        `on_trigger` before that wait, so detection stays one poll interval away at any ingest load
+        (a crash before the rows are stored re-handles the notice at restart). One due at once (a
+        notice found late) is handed over only once stored, so its extraction's status rows always
+        follow its `scheduled` row.
         """
         if notice.id in self.seen:
             return []
         now = self.clock()
         parsed = parse_title(notice.title)
-        triggers, rows = await asyncio.to_thread(self._store_notice, notice, parsed, now)
+        triggers, rows = await asyncio.to_thread(self._store_notice, notice, parsed, now, asyncio.get_running_loop())
         self.seen.add(notice.id)
         self.recent = [{"id": notice.id, "title": notice.title, "listing": parsed.listing,
                         "krw_symbols": list(parsed.krw_symbols), "first_listed_at": notice.first_listed_at.isoformat()},
                        *self.recent][:10]
         scheduled = [t for t, r in zip(triggers, rows, strict=True) if r.status == "scheduled"]
         for trigger in scheduled:
-            self.on_trigger(trigger)
+            if not self._due_later(trigger, now):
+                self.on_trigger(trigger)
         return scheduled
 
-    def _store_notice(self, notice: Notice, parsed: ParsedTitle, now: int) -> tuple[list[Trigger], list[TriggerRow]]:
-        """Triggers first, then the notice: a crash in between re-handles the notice, never loses it."""
+    def _due_later(self, trigger: Trigger, now: int) -> bool:
+        return trigger.ready_ns(self.config.extraction) > now
+
+    def _store_notice(self, notice: Notice, parsed: ParsedTitle, now: int,
+                      loop: asyncio.AbstractEventLoop) -> tuple[list[Trigger], list[TriggerRow]]:
+        """Triggers first, then the notice: a crash in between re-handles the notice, never loses it (on a worker thread)."""
         announced = _ns(notice.first_listed_at)
         triggers = [Trigger(notice.id, coin, announced, now, notice.title, notice.url) for coin in parsed.krw_symbols]
         rows = []
         for trigger in triggers:
             servable, why = self._servable(trigger)
             rows.append(trigger.row("scheduled" if servable else "unservable", detail=why))
+            if servable and self._due_later(trigger, now):
+                loop.call_soon_threadsafe(self.on_trigger, trigger)
             LOG.warning("KRW listing detected: %s (notice %d, announced %s, detected %.1fs later)%s", trigger.coin, notice.id,
                         notice.first_listed_at.isoformat(), trigger.latency_ms / 1000, "" if servable else f": not extracted, {why}")
         self.store.write_triggers(rows)

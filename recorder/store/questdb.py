@@ -67,6 +67,8 @@ class QuestDBStore:
         self._send_lock = threading.Lock()
         self._sender: Sender | None = None
         self._recent: dict[tuple, float] = {}
+        self._recent_lock = threading.Lock()
+        """guards iterating and changing `_recent`: the writer thread (trades) and the watcher's (notices) share it"""
         conn = self._pg()
         self.version = schema.server_version(conn)
         if create:
@@ -125,11 +127,12 @@ class QuestDBStore:
     def _unseen(self, table: str, rows: Sequence[tuple], key: Sequence[str], narrow_by: str | None) -> list:
         """The rows whose key is neither stored nor written by this process lately; the first of equal keys in a batch."""
         now = time.monotonic()
-        while self._recent:
-            oldest = next(iter(self._recent))
-            if self._recent[oldest] > now - RECENT_S:
-                break
-            del self._recent[oldest]
+        with self._recent_lock:
+            while self._recent:
+                oldest = next(iter(self._recent))
+                if self._recent[oldest] > now - RECENT_S:
+                    break
+                del self._recent[oldest]
         fresh: dict[tuple, tuple] = {}
         for row in rows:
             values = row._asdict()
@@ -153,9 +156,12 @@ class QuestDBStore:
 
     def _remember(self, table: str, rows: Sequence[tuple], key: Sequence[str]) -> None:
         now = time.monotonic()
+        keys: dict[tuple, float] = {}
         for row in rows:
             values = row._asdict()
-            self._recent[(table, *(values[name] for name in key))] = now
+            keys[(table, *(values[name] for name in key))] = now
+        with self._recent_lock:
+            self._recent.update(keys)
 
     # --- trades ----------------------------------------------------------------------------------
     def write_trades(self, rows: Sequence[TradeRow]) -> None:

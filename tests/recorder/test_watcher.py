@@ -1,9 +1,10 @@
-"""The watcher against the fake Upbit: new listing, edit, BTC-only, backoff, restart catch-up."""
+"""The watcher against the fake Upbit: new listing, edit, BTC-only, backoff, restart catch-up, a store that makes it wait."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from datetime import datetime, timedelta
 
 import aiohttp
@@ -14,6 +15,7 @@ from recorder.simulator.upbit import FakeUpbit
 from recorder.store.embedded import EmbeddedStore
 from recorder.upbit.announcements import KST
 from recorder.watcher import ListingWatcher
+from tests.conftest import eventually_async
 
 S = 1_000_000_000
 
@@ -148,3 +150,52 @@ def test_restart_catches_up_a_listing_announced_while_down_and_never_retriggers(
     assert first == []
     assert [t.coin for t in second] == ["CRV"]
     assert third == []
+
+
+class _HeldStore(EmbeddedStore):
+    """Trigger writes wait until released, as they do while the recorder's writer holds the database under load."""
+
+    def __init__(self, path) -> None:
+        super().__init__(path)
+        self.release = threading.Event()
+
+    def write_triggers(self, rows) -> None:
+        self.release.wait(30)
+        super().write_triggers(rows)
+
+
+def test_a_live_trigger_is_handed_over_before_the_store_write_that_may_wait(tmp_path):
+    store = _HeldStore(tmp_path / "s.sqlite")
+    fired = []
+
+    async def body(fake, session):
+        watcher = ListingWatcher(_config(fake.base_url), store, fired.append)
+        await watcher.catch_up(session)
+        notice = fake.publish("셀레스티아(TIA) KRW 마켓 디지털 자산 추가", at=_now())
+        poll = asyncio.create_task(watcher.poll_once(session))
+        try:
+            await eventually_async(lambda: fired, timeout=10, what="the trigger while its store write waits")
+            fired_while_held, stored_while_held = list(fired), store.read_triggers()
+        finally:
+            store.release.set()
+            await poll
+        return notice, fired_while_held, stored_while_held
+
+    notice, fired_while_held, stored_while_held = asyncio.run(_with_fake(body))
+    assert [(t.coin, t.notice_id) for t in fired_while_held] == [("TIA", notice)]
+    assert stored_while_held == [] and fired == fired_while_held
+    assert [(row.symbol, row.status) for row in store.read_triggers()] == [("TIA", "scheduled")]
+
+
+def test_a_trigger_due_at_once_is_handed_over_only_once_stored(tmp_path):
+    store = EmbeddedStore(tmp_path / "s.sqlite")
+    stored_when_fired = []
+
+    async def body(fake, session):
+        watcher = ListingWatcher(_config(fake.base_url), store, lambda t: stored_when_fired.append(store.read_triggers()))
+        await watcher.catch_up(session)
+        fake.publish("셀레스티아(TIA) KRW 마켓 디지털 자산 추가", at=_now() - timedelta(seconds=40))  # window and settle are over
+        await watcher.poll_once(session)
+
+    asyncio.run(_with_fake(body))
+    assert [[(row.symbol, row.status) for row in rows] for rows in stored_when_fired] == [[("TIA", "scheduled")]]
