@@ -221,7 +221,7 @@ class SupervisedWS(WSAsyncConn):
         self.close_reason: str | None = None
 
     async def _open(self) -> None:
-        stop = self.runtime.owner.stop_event
+        stop = self.runtime.stop_event
         while True:
             delay = self.backoff.delay()
             if delay > 0:
@@ -258,7 +258,8 @@ class SupervisedWS(WSAsyncConn):
                 self.backoff.session_ended(time.monotonic() - started)
                 if self.up_symbols is not None:
                     symbols, self.up_symbols = self.up_symbols, None
-                    self.runtime.owner.emit(self.logical_id, "down", symbols, self.close_reason or "closed")
+                    self.runtime.owner.emit(self.logical_id, "down", symbols, self.close_reason or "closed",
+                                            planned=self.runtime.stop_event.is_set())
 
     async def read(self):
         """Frames until the socket closes; a close ends the iteration instead of raising.
@@ -292,6 +293,8 @@ class _ShardRuntime:
     feed: Any = None
     restarts: int = 0
     _created: int = 0
+    stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+    """set when the market stops, or when this instance is retired (its symbols moved or dropped)"""
 
     def next_logical_id(self) -> str:
         conn = self._created
@@ -490,6 +493,7 @@ class MarketFeeds:
         self.connection_state: dict[str, ConnectionEvent] = {}
         self._error_logged: dict[str, float] = {}
         self._started = False
+        self._next_index = 0
         self._queued: list[Instrument] = self._accept(instruments)
 
     # -- reporting
@@ -513,12 +517,16 @@ class MarketFeeds:
                                   sum(len(shard.connections) for shard in self.shards), len(self.shards),
                                   dict(self.not_subscribed))
 
-    def emit(self, conn_id: str, state: ConnectionState, symbols: tuple[str, ...], reason: str = "") -> None:
+    def emit(self, conn_id: str, state: ConnectionState, symbols: tuple[str, ...], reason: str = "", *,
+             planned: bool = False) -> None:
+        """`planned`: a close we asked for (stop, a retired feed instance), logged as such rather than warned about."""
         event = ConnectionEvent(self.spec.exchange, self.spec.market, conn_id, state, symbols, time.time_ns())
         self.connection_state[conn_id] = event
         if state == "up":
             self.log.info("%s: connection %s up (%d symbols)", self.spec.key, conn_id, len(symbols))
-        elif not self.stop_event.is_set():
+        elif planned and not self.stop_event.is_set():
+            self.log.info("%s: connection %s closed as planned (%d symbols)", self.spec.key, conn_id, len(symbols))
+        elif not planned:
             self.log.warning("%s: connection %s down (%d symbols): %s", self.spec.key, conn_id, len(symbols), reason)
         if self.on_connection is None:
             return
@@ -598,12 +606,14 @@ class MarketFeeds:
         for connections in plan_shards(self.spec, [i.symbol for i in fresh], self.max_symbols_per_connection):
             self._start_shard(connections)
 
-    def _start_shard(self, connections: list[list[str]]) -> None:
-        index = len(self.shards)
+    def _start_shard(self, connections: list[list[str]]) -> _ShardRuntime:
+        index = self._next_index  # never reused: connection ids stay unique after instances are retired
+        self._next_index += 1
         shard = _ShardRuntime(self, index, connections, [s for conn in connections for s in conn])
         delay = self.start_stagger * sum(1 for s in self.shards if s.task is not None and not s.task.done())
         self.shards.append(shard)
         shard.task = asyncio.get_running_loop().create_task(self._supervise(shard, delay), name=f"feeds.{self.spec.key}.{index}")
+        return shard
 
     def _build_feed(self, shard: _ShardRuntime):
         timeout = self.silence_timeout if getattr(self.feed_class, "keepalive_interval", None) else -1
@@ -628,22 +638,23 @@ class MarketFeeds:
 
     async def _supervise(self, shard: _ShardRuntime, delay: float) -> None:
         backoff = Backoff(cap=self.backoff_cap, healthy_after=self.healthy_after)
+        stop = shard.stop_event
         if delay > 0:
             with suppress(TimeoutError):
-                await asyncio.wait_for(self.stop_event.wait(), timeout=delay)
-        while not self.stop_event.is_set():
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+        while not stop.is_set():
             started = time.monotonic()
             problem: str
             try:
                 shard.feed = self._build_feed(shard)
-                await shard.feed.run(self.stop_event)
-                if self.stop_event.is_set():
+                await shard.feed.run(stop)
+                if stop.is_set():
                     return
                 problem = "feed.run returned"
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if self.stop_event.is_set():
+                if stop.is_set():
                     return
                 problem = f"{type(exc).__name__}: {exc}"
                 self.log.error("%s: feed instance %d failed: %s", self.spec.key, shard.index, problem, exc_info=exc)
@@ -654,20 +665,57 @@ class MarketFeeds:
             self.log.error("%s: feed instance %d (%d symbols) stopped (%s); restarting in %.1fs", self.spec.key, shard.index,
                            len(shard.symbols), problem, wait)
             with suppress(TimeoutError):
-                await asyncio.wait_for(self.stop_event.wait(), timeout=wait)
+                await asyncio.wait_for(stop.wait(), timeout=wait)
+
+    async def remove_instruments(self, symbols: Iterable[str], timeout: float = 30.0) -> SubscriptionReport:
+        """Stop carrying `symbols` while running (a coin that left the universe).
+
+        Each feed instance holding one of them is replaced, make-before-break: new instances carrying
+        the rest start first, and the old one stops once they are up (or after `timeout`), so the
+        other symbols' trades never pause. Trades received twice in the overlap dedup in the store.
+        """
+        gone = set(symbols) & set(self.instruments)
+        if not gone:
+            return self.report()
+        for symbol in gone:
+            del self.instruments[symbol]
+            self.not_subscribed.pop(symbol, None)
+        self._queued = [i for i in self._queued if i.symbol not in gone]
+        retired = [shard for shard in self.shards if not shard.stop_event.is_set() and gone & set(shard.symbols)]
+        keep = [symbol for shard in retired for symbol in shard.symbols if symbol not in gone]
+        if self._started:
+            successors = [self._start_shard(connections) for connections in plan_shards(self.spec, keep, self.max_symbols_per_connection)]
+            deadline = time.monotonic() + timeout
+            while not set(keep) <= self._carried_by(successors) and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+        await self._stop_shards(retired, timeout)
+        self.shards = [shard for shard in self.shards if shard not in retired]
+        prefixes = tuple(f"{self.spec.key}/{shard.index}." for shard in retired)
+        self.connection_state = {conn: event for conn, event in self.connection_state.items() if not conn.startswith(prefixes)}
+        report = self.report()
+        self.log.info("%s: %d symbols unsubscribed (%s); %s", self.spec.key, len(gone), ", ".join(sorted(gone)[:10]), report)
+        return report
+
+    def _carried_by(self, shards: list[_ShardRuntime]) -> set[str]:
+        prefixes = tuple(f"{self.spec.key}/{shard.index}." for shard in shards)
+        return {symbol for conn_id, event in self.connection_state.items()
+                if event.state == "up" and conn_id.startswith(prefixes) for symbol in event.symbols}
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Stop every feed instance: no reconnects, sockets closed; tasks cancelled after `timeout`."""
-        for shard in self.shards:
-            feed = shard.feed
-            for handler in getattr(feed, "connection_handlers", None) or []:
-                handler.running = False
         self.stop_event.set()
-        for shard in self.shards:
+        await self._stop_shards(self.shards, timeout)
+
+    async def _stop_shards(self, shards: list[_ShardRuntime], timeout: float) -> None:
+        for shard in shards:
+            for handler in getattr(shard.feed, "connection_handlers", None) or []:
+                handler.running = False
+            shard.stop_event.set()
+        for shard in shards:
             for handler in getattr(shard.feed, "connection_handlers", None) or []:
                 with suppress(Exception):
                     await handler.request_stop()
-        tasks = [shard.task for shard in self.shards if shard.task is not None and not shard.task.done()]
+        tasks = [shard.task for shard in shards if shard.task is not None and not shard.task.done()]
         if not tasks:
             return
         done, pending = await asyncio.wait(tasks, timeout=timeout)

@@ -134,6 +134,11 @@ class DisconnectTracker:
                 del self._carriers[key]
                 self._down_since[key] = ts
 
+    def forget(self, exchange: str, market: str, symbols: Sequence[str]) -> None:
+        """Symbols unsubscribed on purpose: their silence from now on is no gap, even if they come back later."""
+        for symbol in symbols:
+            self._down_since.pop((exchange, market, symbol), None)
+
     def on_event(self, event) -> list[GapRow]:
         """A `recorder.feeds.ConnectionEvent` (exchange, market, conn_id, state, symbols, ts_ns)."""
         if event.state == "up":

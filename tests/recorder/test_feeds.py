@@ -344,6 +344,36 @@ def test_unreachable_host_never_stops_and_stop_is_prompt(tmp_path):
     asyncio.run(go())
 
 
+def test_remove_instruments_moves_the_others_to_a_new_connection_before_closing_the_old_one(tmp_path):
+    spec = market("binance", "spot")
+
+    async def go():
+        trades: list = []
+        events: list = []
+
+        async def on_trade(trade, receipt_timestamp):
+            trades.append(trade)
+
+        async with BinanceLike() as server:
+            feeds = MarketFeeds(spec, binance_spot("AAA", "BBB", "CCC"), on_trade=on_trade, on_connection=events.append,
+                                ws_base=f"wss://127.0.0.1:{server.port}", ssl_ca_file=server.ca_file(tmp_path), start_stagger=0)
+            await feeds.start()
+            await eventually_async(lambda: {t.symbol for t in trades} == {"AAA-USDT", "BBB-USDT", "CCC-USDT"}, what="every symbol")
+            report = await feeds.remove_instruments(["BBB-USDT", "NOT-LISTED"])
+            assert (report.listed, report.subscribed, report.feeds) == (2, 2, 1)
+            assert server.paths[-1].endswith("streams=aaausdt@aggTrade/cccusdt@aggTrade")
+            order = [(e.conn_id, e.state) for e in events]
+            assert order == [("binance.spot/0.0", "up"), ("binance.spot/1.0", "up"), ("binance.spot/0.0", "down")]
+            assert events[-1].symbols == ("AAA-USDT", "BBB-USDT", "CCC-USDT")
+            assert feeds.carried == {"AAA-USDT", "CCC-USDT"} and not feeds.awaiting
+            seen = len(trades)
+            await eventually_async(lambda: len({t.symbol for t in trades[seen:]}) == 2, what="the kept symbols' trades")
+            assert "BBB-USDT" not in {t.symbol for t in trades[seen + 2:]}
+            await feeds.stop()
+
+    asyncio.run(go())
+
+
 def test_add_instruments_starts_an_extra_instance_and_leaves_the_others(tmp_path):
     spec = market("binance", "spot")
 

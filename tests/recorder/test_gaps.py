@@ -171,6 +171,16 @@ def test_symbols_move_to_the_next_session_that_carries_them():
     assert [(g.symbol, g.ts, g.end_ts) for g in t.up("gate", "spot", "c9", ["A-USDT"], 8)] == [("A-USDT", 2, 8)]
 
 
+def test_a_symbol_unsubscribed_on_purpose_leaves_no_gap_even_when_it_returns():
+    t = DisconnectTracker()
+    t.up("gate", "spot", "c1", ["A-USDT", "B-USDT"], 1)
+    t.up("gate", "spot", "c2", ["A-USDT"], 2)  # make-before-break: the kept symbol's new carrier first
+    t.down("gate", "spot", "c1", 3)
+    t.forget("gate", "spot", ["B-USDT"])
+    assert t.pending(4) == []
+    assert t.up("gate", "spot", "c3", ["B-USDT"], 9) == []
+
+
 def test_connection_events_drive_the_tracker():
     t = DisconnectTracker()
 
