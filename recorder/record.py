@@ -108,7 +108,7 @@ class Recorder:
 
     # --- the universe --------------------------------------------------------------------------
     async def refresh_universe(self) -> Universe:
-        """Re-fetch Upbit's KRW list and every market's instruments; subscribe what is new."""
+        """Re-fetch Upbit's KRW list and every market's instruments; subscribe what is new, unsubscribe what left."""
         universe, self.upbit_ok = await fetch_universe(self.config, self.markets, self.ssl)
         return await self._apply(universe)
 
@@ -124,6 +124,12 @@ class Recorder:
             if new:
                 report = await state.feeds.add_instruments(new)
                 (LOG.error if report.not_subscribed else LOG.info)("%s", report)
+            status = universe.status.get(spec.key)
+            if status is not None and status.ok:  # only a fresh list may drop a symbol, never a failed fetch
+                dropped = sorted(set(state.feeds.instruments) - {i.symbol for i in instruments})
+                if dropped:
+                    await state.feeds.remove_instruments(dropped)
+                    self.disconnects.forget(spec.exchange, spec.market, dropped)
         return universe
 
     # --- trades --------------------------------------------------------------------------------
