@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 CONFIG ?= config/pumpwatch.yaml
 LOCK := requirements.lock
 
-.PHONY: run test test-stress lint bench demo install dev lock
+.PHONY: run test test-stress lint bench soak demo install dev lock
 
 $(PY):
 	@test -n "$(PY313)" || { echo "python3.13 not found: cryptofeed 3.0.x needs Python 3.13"; exit 1; }
@@ -54,3 +54,8 @@ demo: $(VENV)/.installed
 
 bench: $(VENV)/.installed-dev
 	$(PY) -m bench
+
+# A long run with reconnect storms, a store outage and universe changes (SOAK=30m by default).
+SOAK ?= 30m
+soak: $(VENV)/.installed-dev
+	$(PY) -m bench.soak --duration $(SOAK)

@@ -78,6 +78,15 @@ async def _sim_async(pipe, symbols: int, rate: float, seed: int) -> None:
                 at = time.time_ns()
                 notice_id = upbit.publish(arg)
                 pipe.send((notice_id, at))
+            elif command == "disconnect":  # every market's sockets closed, upgrades refused for `arg` seconds
+                for key in sim.markets:
+                    await sim.disconnect(key, refuse_for=arg)
+                pipe.send(time.monotonic())
+            elif command == "krw":  # Upbit's KRW coins from now on
+                upbit.set_krw_markets(arg)
+                pipe.send(time.monotonic())
+            elif command == "subscribed":  # the bases subscribed per market
+                pipe.send({key: sorted({x.base for x in sim.instruments(key) if x.native in sim.subscribed(key)}) for key in sim.markets})
             elif command == "stop":
                 break
     finally:

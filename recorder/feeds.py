@@ -427,10 +427,20 @@ def plan_shards(spec: MarketSpec, symbols: Sequence[str], max_symbols_per_connec
         return []
     cap = connection_cap(spec, max_symbols_per_connection) or len(symbols)
     connections = [symbols[i:i + cap] for i in range(0, len(symbols), cap)]
-    per_feed = 1
-    if spec.cryptofeed_id in MULTI_CONNECTION_FEEDS and spec.max_symbols_per_feed:
-        per_feed = max(1, spec.max_symbols_per_feed // cap)
+    per_feed = _connections_per_feed(spec, cap)
     return [connections[i:i + per_feed] for i in range(0, len(connections), per_feed)]
+
+
+def _connections_per_feed(spec: MarketSpec, cap: int) -> int:
+    if spec.cryptofeed_id in MULTI_CONNECTION_FEEDS and spec.max_symbols_per_feed:
+        return max(1, spec.max_symbols_per_feed // cap)
+    return 1
+
+
+def shard_capacity(spec: MarketSpec, max_symbols_per_connection: int | None) -> int | None:
+    """Symbols a full feed instance holds (None: unbounded)."""
+    cap = connection_cap(spec, max_symbols_per_connection)
+    return cap * _connections_per_feed(spec, cap) if cap else None
 
 
 def unsubscribable(spec: MarketSpec, instrument: Instrument) -> str | None:
@@ -673,6 +683,9 @@ class MarketFeeds:
         Each feed instance holding one of them is replaced, make-before-break: new instances carrying
         the rest start first, and the old one stops once they are up (or after `timeout`), so the
         other symbols' trades never pause. Trades received twice in the overlap dedup in the store.
+        Instances left less than full (by earlier removals, or holding symbols added later) are
+        merged in the same step, so a universe that keeps changing never fragments into ever more
+        connections.
         """
         gone = set(symbols) & set(self.instruments)
         if not gone:
@@ -681,7 +694,10 @@ class MarketFeeds:
             del self.instruments[symbol]
             self.not_subscribed.pop(symbol, None)
         self._queued = [i for i in self._queued if i.symbol not in gone]
-        retired = [shard for shard in self.shards if not shard.stop_event.is_set() and gone & set(shard.symbols)]
+        live = [shard for shard in self.shards if not shard.stop_event.is_set()]
+        affected = [shard for shard in live if gone & set(shard.symbols)]
+        capacity = shard_capacity(self.spec, self.max_symbols_per_connection)
+        retired = [shard for shard in live if shard in affected or (capacity and len(shard.symbols) < capacity)]
         keep = [symbol for shard in retired for symbol in shard.symbols if symbol not in gone]
         if self._started:
             successors = [self._start_shard(connections) for connections in plan_shards(self.spec, keep, self.max_symbols_per_connection)]

@@ -286,7 +286,8 @@ class Recorder:
         stats = self.writer.stats
         writer = {"rows_written": stats.rows_written, "store_ok": stats.store_ok, "last_error": stats.last_error,
                   "write_lag_s": round(stats.last_write_lag_s, 4), "spool_files": len(self.writer.spool),
-                  "spool_bytes": self.writer.spool.bytes, "rows_lost": stats.rows_lost, "backlog_batches": self.writer.backlog()}
+                  "spool_bytes": self.writer.spool.bytes, "rows_lost": stats.rows_lost, "backlog_batches": self.writer.backlog(),
+                  "queued_rows": self.writer.queued_rows}
         return {"markets": markets, "writer": writer, "gaps": dict(vars(self.repairer.stats))}
 
     def log_rates(self) -> None:

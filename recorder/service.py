@@ -31,7 +31,7 @@ from recorder.config import Config
 from recorder.loops import LoopThread
 from recorder.markets import MarketSpec
 from recorder.record import Recorder
-from recorder.status import StatusServer
+from recorder.status import StatusServer, process_figures
 from recorder.store import open_store
 from recorder.store.base import Store
 from recorder.tls import client_ssl_context
@@ -143,6 +143,7 @@ class Service:
                       "recent_notices": watcher.recent if watcher else []},
             "events_extracted": len(self.events),
             "events": self.events,
+            "process": process_figures(self._ingest_loop),
         }
 
     async def _tick_ingest_loop(self) -> None:

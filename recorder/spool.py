@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 
 import pyarrow as pa
@@ -38,6 +39,8 @@ class Spool:
         self._next = int(existing[-1].name.split(".")[0]) + 1 if existing else 0
         self._bytes = sum(path.stat().st_size for path in existing)
         self._count = len(existing)
+        self._lock = threading.Lock()
+        """the writer and the spiller thread both put; the counters stay exact"""
 
     def files(self) -> list[Path]:
         return sorted(p for p in self.directory.iterdir() if p.suffix in (".arrow", ".json"))
@@ -54,8 +57,9 @@ class Spool:
         if self._bytes >= self.max_bytes:
             raise SpoolFull(f"spool {self.directory} holds {self._bytes} bytes (limit {self.max_bytes})")
         suffix = "arrow" if kind == "trades" else "json"
-        path = self.directory / f"{self._next:012d}.{kind}.{suffix}"
-        self._next += 1
+        with self._lock:
+            path = self.directory / f"{self._next:012d}.{kind}.{suffix}"
+            self._next += 1
         tmp = path.with_name(path.name + ".tmp")
         if kind == "trades":
             table = rows_to_table(rows)
@@ -64,8 +68,9 @@ class Spool:
         else:
             tmp.write_text(json.dumps([list(row) for row in rows]), encoding="utf-8")
         os.replace(tmp, path)
-        self._bytes += path.stat().st_size
-        self._count += 1
+        with self._lock:
+            self._bytes += path.stat().st_size
+            self._count += 1
         return path
 
     def read(self, path: Path) -> tuple[str, list]:
@@ -80,11 +85,13 @@ class Spool:
         """Keep an unreadable file for a human (`.bad`), out of the replay."""
         size = path.stat().st_size
         path.rename(path.with_name(path.name + ".bad"))
-        self._bytes -= size
-        self._count -= 1
+        with self._lock:
+            self._bytes -= size
+            self._count -= 1
 
     def remove(self, path: Path) -> None:
         size = path.stat().st_size
         path.unlink()
-        self._bytes -= size
-        self._count -= 1
+        with self._lock:
+            self._bytes -= size
+            self._count -= 1

@@ -8,6 +8,8 @@ is safe to read from another thread.
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 from collections.abc import Callable
 
 from aiohttp import web
@@ -92,8 +94,32 @@ def metrics_text(snapshot: dict) -> bytes:
                             ("rows_lost", "rows lost because the spool was full")):
         Gauge(f"pumpwatch_writer_{name}", help_text, registry=registry).set(float(writer.get(name, 0) or 0))
     Gauge("pumpwatch_events_extracted", "event folders written", registry=registry).set(float(snapshot.get("events_extracted", 0)))
+    for name, help_text in (("rss_bytes", "resident memory"), ("open_fds", "open file descriptors"), ("threads", "Python threads"),
+                            ("ingest_loop_tasks", "asyncio tasks on the ingest loop")):
+        value = snapshot.get("process", {}).get(name)
+        if value is not None:
+            Gauge(f"pumpwatch_process_{name}", help_text, registry=registry).set(float(value))
     stalled = snapshot.get("service", {}).get("ingest_loop_stalled_s")
     if stalled is not None:
         Gauge("pumpwatch_ingest_loop_stalled_seconds", "how long the ingest event loop is overdue for its next turn (0: keeping up)",
               registry=registry).set(float(stalled))
     return generate_latest(registry)
+
+
+def process_figures(ingest_loop: asyncio.AbstractEventLoop | None) -> dict:
+    """What a long run must keep flat: RSS, open files, threads, tasks on the ingest loop (None where unknown)."""
+    rss = None
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            rss = next((int(line.split()[1]) * 1024 for line in fh if line.startswith("VmRSS:")), None)
+        fds: int | None = len(os.listdir("/proc/self/fd"))
+    except OSError:
+        fds = None
+    tasks = None
+    for _ in range(5):  # the ingest thread may add a task while this thread copies the set
+        try:
+            tasks = len(asyncio.all_tasks(ingest_loop)) if ingest_loop is not None else None
+            break
+        except RuntimeError:
+            continue
+    return {"pid": os.getpid(), "rss_bytes": rss, "open_fds": fds, "threads": threading.active_count(), "ingest_loop_tasks": tasks}

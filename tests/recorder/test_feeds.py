@@ -374,6 +374,31 @@ def test_remove_instruments_moves_the_others_to_a_new_connection_before_closing_
     asyncio.run(go())
 
 
+def test_removal_merges_instances_left_less_than_full_so_churn_never_fragments_connections(tmp_path):
+    spec = market("binance", "spot")
+
+    async def go():
+        async def on_trade(trade, receipt_timestamp):
+            return None
+
+        async with BinanceLike() as server:
+            feeds = MarketFeeds(spec, binance_spot("AAA", "BBB", "CCC", "DDD"), on_trade=on_trade, max_symbols_per_connection=2,
+                                ws_base=f"wss://127.0.0.1:{server.port}", ssl_ca_file=server.ca_file(tmp_path), start_stagger=0)
+            await feeds.start()
+            await feeds.add_instruments(binance_spot("EEE"))
+            await eventually_async(lambda: len(feeds.carried) == 5, what="five symbols carried on three connections")
+            assert [shard.symbols for shard in feeds.shards] == [["AAA-USDT", "BBB-USDT"], ["CCC-USDT", "DDD-USDT"], ["EEE-USDT"]]
+            await feeds.remove_instruments(["CCC-USDT"])
+            shards = [shard.symbols for shard in feeds.shards]
+            carried = feeds.carried
+            await feeds.stop()
+            return shards, carried
+
+    shards, carried = asyncio.run(go())
+    assert shards == [["AAA-USDT", "BBB-USDT"], ["DDD-USDT", "EEE-USDT"]]
+    assert carried == {"AAA-USDT", "BBB-USDT", "DDD-USDT", "EEE-USDT"}
+
+
 def test_add_instruments_starts_an_extra_instance_and_leaves_the_others(tmp_path):
     spec = market("binance", "spot")
 

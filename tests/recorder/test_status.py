@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import threading
 import time
 import urllib.request
@@ -19,7 +20,7 @@ from recorder.normalize import Normalizer
 from recorder.record import MarketState, Recorder
 from recorder.service import Service
 from recorder.simulator.upbit import FakeUpbit
-from recorder.status import metrics_text
+from recorder.status import metrics_text, process_figures
 from recorder.status_table import render
 from recorder.store.embedded import EmbeddedStore
 from recorder.upbit.announcements import KST
@@ -192,3 +193,16 @@ def test_status_is_safe_to_build_while_the_ingest_side_changes_what_it_reads(tmp
         done.set()
         thread.join()
     assert all(list(s["markets"]) == ["binance.spot"] for s in snapshots)
+
+
+def test_the_process_figures_a_long_run_must_keep_flat_are_in_status_and_metrics():
+    async def go():
+        await asyncio.sleep(0)
+        return process_figures(asyncio.get_running_loop())
+
+    figures = asyncio.run(go())
+    assert figures["pid"] == os.getpid() and figures["rss_bytes"] > 0 and figures["open_fds"] > 0
+    assert figures["threads"] >= 1 and figures["ingest_loop_tasks"] == 1  # the probe itself
+    metrics = metrics_text({"process": figures}).decode()
+    for name in ("rss_bytes", "open_fds", "threads", "ingest_loop_tasks"):
+        assert f"pumpwatch_process_{name} " in metrics

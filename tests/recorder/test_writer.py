@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from recorder.spool import Spool
 from recorder.store.base import CoverageRow
 from recorder.store.embedded import EmbeddedStore
@@ -91,3 +93,34 @@ def test_spool_survives_a_restart(tmp_path):
     assert restarted.stop()
     assert store.read_window("AAA", T0, T0 + S).num_rows == 9
     assert len(store.read_coverage("okx", "spot", T0, T0)) == 1
+
+
+class HangingStore(EmbeddedStore):
+    """A write that blocks until released, like a SQLite lock held by another process or a QuestDB request timing out."""
+
+    def __init__(self, path) -> None:
+        super().__init__(path)
+        self.release = threading.Event()
+        self.entered = threading.Event()
+
+    def write_trades(self, rows):
+        self.entered.set()
+        self.release.wait()
+        super().write_trades(rows)
+
+
+def test_while_a_write_hangs_what_queues_beyond_the_bound_goes_to_disk_not_memory(tmp_path):
+    store = HangingStore(tmp_path / "s.sqlite")
+    writer = StoreWriter(store, tmp_path / "spool", flush_rows=10, max_pending_rows=50)
+    writer.start()
+    for i in range(10):
+        writer.add("trades", trade("AAA", T0 + i, f"{i:04d}"))
+    eventually(store.entered.is_set, what="the first write to start (and hang)")
+    for i in range(10, 400):
+        writer.add("trades", trade("AAA", T0 + i, f"{i:04d}"))
+    eventually(lambda: writer.queued_rows <= 50 and writer.stats.batches_spooled >= 30,
+               what=lambda: f"the spiller to bound memory (queued {writer.queued_rows}, spooled {writer.stats.batches_spooled})")
+    store.release.set()
+    eventually(lambda: writer.stats.rows_written == 400 and len(writer.spool) == 0, what="every row stored after the hang")
+    assert writer.stop() and writer.stats.rows_lost == 0
+    assert store.read_window("AAA", T0, T0 + S).column("trade_id").to_pylist() == [f"{i:04d}" for i in range(400)]
