@@ -11,7 +11,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -134,3 +134,22 @@ class Stopwatch:
 
     def __call__(self) -> float:
         return time.perf_counter() - self.start
+
+
+@contextlib.contextmanager
+def upbit_poll_times() -> Iterator[list[int]]:
+    """Wall-clock ns at which each Upbit poll starts, recorded by wrapping the watcher's page fetch (the request is unchanged)."""
+    import recorder.watcher as watcher_module
+
+    starts: list[int] = []
+    real_fetch = watcher_module.fetch_page
+
+    async def timed_fetch(*args, **kwargs):
+        starts.append(time.time_ns())
+        return await real_fetch(*args, **kwargs)
+
+    watcher_module.fetch_page = timed_fetch
+    try:
+        yield starts
+    finally:
+        watcher_module.fetch_page = real_fetch

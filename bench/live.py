@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.common import KRW_COINS, SEED, SYMBOLS_PER_MARKET, SYNTHETIC, cpu_seconds, quiet_logging, rss_kib
+from bench.common import KRW_COINS, SEED, SYMBOLS_PER_MARKET, SYNTHETIC, cpu_seconds, quiet_logging, rss_kib, upbit_poll_times
 
 LISTING_TITLE = "테스트코인({coin}) KRW 마켓 디지털 자산 추가"
 
@@ -198,18 +198,14 @@ async def _recorder_async(pipe, samples, mode: str, sim_info: dict, data_dir: Pa
 
 
 async def _service_async(pipe, samples, mode: str, sim_info: dict, data_dir: Path, poll_interval: float | None) -> None:
-    import recorder.watcher as watcher_module
+    with upbit_poll_times() as poll_starts:
+        await _run_service(pipe, samples, sim_info, data_dir, poll_interval, poll_starts)
+
+
+async def _run_service(pipe, samples, sim_info: dict, data_dir: Path, poll_interval: float | None, poll_starts: list[int]) -> None:
     from recorder.markets import MARKETS
     from recorder.service import Service
 
-    poll_starts: list[int] = []
-    real_fetch = watcher_module.fetch_page
-
-    async def timed_fetch(*args, **kwargs):
-        poll_starts.append(time.time_ns())
-        return await real_fetch(*args, **kwargs)
-
-    watcher_module.fetch_page = timed_fetch  # only to time each poll's start; the request itself is unchanged
     triggers: list[tuple[int, int, str, int]] = []
 
     class BenchService(Service):
