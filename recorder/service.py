@@ -36,6 +36,7 @@ from recorder.store import open_store
 from recorder.store.base import Store
 from recorder.tls import client_ssl_context
 from recorder.watcher import ListingWatcher, Trigger
+from recorder.writer import release_free_memory
 
 LOG = logging.getLogger(__name__)
 S = 1_000_000_000
@@ -44,6 +45,8 @@ TICK_S = 0.25
 """the ingest loop stamps a tick this often; /status reports how long it has gone without one"""
 LAG_CHECK_S = 10.0
 """how often the receive lag is checked against service.receive_lag_warn"""
+MEMORY_RELEASE_S = 60.0
+"""how often freed heap goes back to the OS (glibc's per-thread arenas keep peaks from bursts otherwise)"""
 PERIODIC = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
 """periodic jobs: one run at a time, a late run is still run once (no "missed by" warning, no burst of catch-up runs)"""
 
@@ -182,6 +185,8 @@ class Service:
         self.scheduler.add_job(self.recorder.log_rates, "interval", seconds=self.config.service.rate_log_interval,
                                id="rate-log", **PERIODIC)
         self.scheduler.add_job(self.recorder.warn_receive_lag, "interval", seconds=LAG_CHECK_S, id="receive-lag", **PERIODIC)
+        self.scheduler.add_job(asyncio.to_thread, "interval", args=[release_free_memory], seconds=MEMORY_RELEASE_S,
+                               id="release-memory", **PERIODIC)
         self.control = LoopThread("control")
         self.control.start()
         try:

@@ -10,6 +10,8 @@ the spool meanwhile. Replay order does not matter: every write is idempotent on 
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import queue
 import threading
@@ -17,6 +19,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pyarrow as pa
 
 from recorder.spool import Spool, SpoolFull
 from recorder.store.base import Store
@@ -239,5 +243,27 @@ class StoreWriter:
                 return
             self.spool.remove(path)
             self.stats.batches_replayed += 1
+            if not len(self.spool):
+                release_free_memory()  # the outage is over: hand its peak back instead of keeping it for good
             if self._queued_rows > self.max_pending_rows:
                 return
+
+
+def release_free_memory() -> None:
+    """Return freed heap to the OS: glibc's per-thread arenas and Arrow's pool otherwise keep an outage's peak for good."""
+    pa.default_memory_pool().release_unused()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+
+
+_LIBC = _libc()
+
