@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 from typing import Any
 
 import pandas as pd
@@ -30,6 +31,12 @@ RECENT_S = 30.0
 """how long this process remembers the keys it wrote (WAL apply lag under load stays far below)"""
 _SYMBOL_FILTER_MAX = 200
 """a key lookup names the batch's symbols when there are at most this many, else reads its whole time span"""
+
+
+def _keys(table: str, rows: Sequence[tuple], key: Sequence[str]) -> list[tuple]:
+    """(table, *key fields) per row: one attribute getter, no dict per row (a batch holds thousands)."""
+    fields = attrgetter(*key)
+    return [(table, *fields(row)) for row in rows]
 
 
 def _where(address: str) -> str:
@@ -134,9 +141,7 @@ class QuestDBStore:
                     break
                 del self._recent[oldest]
         fresh: dict[tuple, tuple] = {}
-        for row in rows:
-            values = row._asdict()
-            k = (table, *(values[name] for name in key))
+        for k, row in zip(_keys(table, rows, key), rows, strict=True):
             if k not in fresh and k not in self._recent:
                 fresh[k] = row
         if not fresh:
@@ -155,11 +160,7 @@ class QuestDBStore:
         return list(fresh.values())
 
     def _remember(self, table: str, rows: Sequence[tuple], key: Sequence[str]) -> None:
-        now = time.monotonic()
-        keys: dict[tuple, float] = {}
-        for row in rows:
-            values = row._asdict()
-            keys[(table, *(values[name] for name in key))] = now
+        keys = dict.fromkeys(_keys(table, rows, key), time.monotonic())
         with self._recent_lock:
             self._recent.update(keys)
 
