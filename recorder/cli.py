@@ -121,10 +121,12 @@ def _serve(config: Config, markets: str | None, watch: bool) -> None:
     import asyncio
 
     from recorder.logs import setup_logging
+    from recorder.memory import tune_allocator
     from recorder.service import Service
     from recorder.store import StoreError
 
     setup_logging(log_dir=Path(config.service.log_dir))
+    tune_allocator()
     try:
         asyncio.run(Service(config, _markets(config, markets), watch=watch).run())
     except StoreError as exc:

@@ -288,7 +288,7 @@ class Recorder:
                   "write_lag_s": round(stats.last_write_lag_s, 4), "spool_files": len(self.writer.spool),
                   "spool_bytes": self.writer.spool.bytes, "rows_lost": stats.rows_lost, "backlog_batches": self.writer.backlog(),
                   "queued_rows": self.writer.queued_rows}
-        return {"markets": markets, "writer": writer, "gaps": dict(vars(self.repairer.stats))}
+        return {"markets": markets, "writer": writer, "gaps": {**vars(self.repairer.stats), "queued": self.repairer.queued()}}
 
     def log_rates(self) -> None:
         connected = self.coverage.connected()

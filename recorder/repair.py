@@ -3,12 +3,21 @@
 Repairs run on one queue per exchange (each exchange has its own REST rate limit), so a slow venue
 never holds up another. A listing window goes first: `repair_window` repairs its holes directly,
 before the event is extracted.
+
+A queue holds at most one gap per instrument and kind (`RepairQueue`): a reconnect storm over the
+whole universe makes a gap per symbol, and REST limits (Phemex 1 request/s, Binance futures 1.5)
+can take longer to work through them than the next storm takes to come. The newer gap replaces a
+queued older one of the same instrument and kind, since recent-trade endpoints reach back a limited
+way and the newer hole is the one they can still fill; the older stays `open` in the store, is
+counted as `superseded`, and is still repaired if a listing window covers it. So the backlog is
+bounded by the universe, not by how long the service runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,7 +34,6 @@ from recorder.writer import StoreWriter
 
 LOG = logging.getLogger(__name__)
 S = 1_000_000_000
-QUEUE_LIMIT = 20_000
 
 
 @dataclass
@@ -36,7 +44,33 @@ class RepairStats:
     unrecoverable: int = 0
     still_open: int = 0
     rows_recovered: int = 0
-    dropped: int = 0
+    superseded: int = 0
+    """gaps left `open` because a newer gap of the same instrument and kind took their place in the queue"""
+
+
+class RepairQueue:
+    """Gaps waiting for repair, oldest first, at most one per (market, symbol, kind)."""
+
+    def __init__(self) -> None:
+        self._gaps: OrderedDict[tuple[str, str, str], GapRow] = OrderedDict()
+        self._ready = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self._gaps)
+
+    def put(self, gap: GapRow) -> bool:
+        """Queue `gap`; True when it replaced an older gap of the same instrument and kind."""
+        key = (gap.market, gap.symbol, gap.kind)
+        replaced = self._gaps.pop(key, None) is not None
+        self._gaps[key] = gap
+        self._ready.set()
+        return replaced
+
+    async def get(self) -> GapRow:
+        while not self._gaps:
+            self._ready.clear()
+            await self._ready.wait()
+        return self._gaps.popitem(last=False)[1]
 
 
 class Repairer:
@@ -48,7 +82,7 @@ class Repairer:
         self.instrument_of = instrument_of
         self.ssl = ssl
         self.stats = RepairStats()
-        self._queues: dict[str, asyncio.Queue[GapRow]] = {}
+        self._queues: dict[str, RepairQueue] = {}
         self._tasks: list[asyncio.Task] = []
         self._session: aiohttp.ClientSession | None = None
         self._in_flight = 0
@@ -60,7 +94,7 @@ class Repairer:
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         for exchange in sorted({spec.exchange for spec in MARKETS}):
-            self._queues[exchange] = asyncio.Queue(QUEUE_LIMIT)
+            self._queues[exchange] = RepairQueue()
             self._tasks.append(asyncio.create_task(self._worker(exchange), name=f"repair-{exchange}"))
 
     async def stop(self) -> None:
@@ -71,21 +105,22 @@ class Repairer:
             await self._session.close()
 
     def submit(self, gap: GapRow) -> None:
-        """Record the gap now and queue its repair; a full queue leaves it `open` in the store, and says so."""
+        """Record the gap now and queue its repair (in place of an older one of the same instrument and kind)."""
         self.writer.add("gaps", gap)
         queue = self._queues.get(gap.exchange)
         if queue is None:
             return
-        try:
-            queue.put_nowait(gap)
-            self.stats.submitted += 1
-        except asyncio.QueueFull:
-            self.stats.dropped += 1
-            LOG.error("repair queue of %s full: gap %s %s stays open", gap.exchange, gap.symbol, gap.kind)
+        self.stats.submitted += 1
+        if queue.put(gap):
+            self.stats.superseded += 1
+
+    def queued(self) -> int:
+        """Gaps waiting for repair, over every exchange."""
+        return sum(len(queue) for queue in self._queues.values())
 
     def idle(self) -> bool:
         """No repair queued or running."""
-        return not self._in_flight and all(queue.empty() for queue in self._queues.values())
+        return not self._in_flight and not self.queued()
 
     async def _worker(self, exchange: str) -> None:
         queue = self._queues[exchange]

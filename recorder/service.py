@@ -30,13 +30,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from recorder.config import Config
 from recorder.loops import LoopThread
 from recorder.markets import MarketSpec
+from recorder.memory import release_free_memory
 from recorder.record import Recorder
 from recorder.status import StatusServer, process_figures
 from recorder.store import open_store
 from recorder.store.base import Store
 from recorder.tls import client_ssl_context
 from recorder.watcher import ListingWatcher, Trigger
-from recorder.writer import release_free_memory
 
 LOG = logging.getLogger(__name__)
 S = 1_000_000_000

@@ -93,6 +93,8 @@ def metrics_text(snapshot: dict) -> bytes:
                             ("spool_bytes", "bytes in the spool"), ("write_lag_s", "seconds from batch hand-over to stored"),
                             ("rows_lost", "rows lost because the spool was full")):
         Gauge(f"pumpwatch_writer_{name}", help_text, registry=registry).set(float(writer.get(name, 0) or 0))
+    for name, value in snapshot.get("gaps", {}).items():
+        Gauge(f"pumpwatch_gaps_{name}", f"gap repairs: {name.replace('_', ' ')}", registry=registry).set(float(value))
     Gauge("pumpwatch_events_extracted", "event folders written", registry=registry).set(float(snapshot.get("events_extracted", 0)))
     for name, help_text in (("rss_bytes", "resident memory"), ("open_fds", "open file descriptors"), ("threads", "Python threads"),
                             ("ingest_loop_tasks", "asyncio tasks on the ingest loop")):

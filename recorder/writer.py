@@ -10,8 +10,6 @@ the spool meanwhile. Replay order does not matter: every write is idempotent on 
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import queue
 import threading
@@ -20,8 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow as pa
-
+from recorder.memory import release_free_memory
 from recorder.spool import Spool, SpoolFull
 from recorder.store.base import Store
 
@@ -247,23 +244,3 @@ class StoreWriter:
                 release_free_memory()  # the outage is over: hand its peak back instead of keeping it for good
             if self._queued_rows > self.max_pending_rows:
                 return
-
-
-def release_free_memory() -> None:
-    """Return freed heap to the OS: glibc's per-thread arenas and Arrow's pool otherwise keep an outage's peak for good."""
-    pa.default_memory_pool().release_unused()
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-def _libc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-    except OSError:
-        return None
-    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
-
-
-_LIBC = _libc()
-
