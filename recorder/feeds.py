@@ -56,7 +56,6 @@ import asyncio
 import dataclasses
 import json
 import logging
-import random
 import re
 import ssl as ssl_module
 import time
@@ -73,9 +72,11 @@ from cryptofeed.defines import TRADES
 from cryptofeed.exceptions import ConnectionClosed
 from websockets.exceptions import ConnectionClosed as WebsocketsClosed
 
+from recorder.backoff import Backoff
 from recorder.instruments import cryptofeed_symbols
 from recorder.instruments.model import Instrument
 from recorder.markets import MarketSpec
+from recorder.ratelimited_log import RateLimitedLog
 from recorder.tls import client_ssl_context
 
 LOG = logging.getLogger(__name__)
@@ -148,31 +149,6 @@ class SubscriptionReport:
             sample = ", ".join(f"{s} ({r})" for s, r in list(self.not_subscribed.items())[:10])
             text += f"; NOT subscribed: {len(self.not_subscribed)}: {sample}"
         return text
-
-
-@dataclass
-class Backoff:
-    """Capped, jittered exponential backoff over consecutive failures (failed opens and short sessions)."""
-
-    base: float = 1.0
-    cap: float = 30.0
-    healthy_after: float = 30.0
-    """a session at least this long resets the failure count."""
-    jitter: float = 0.2
-    failures: int = 0
-
-    def delay(self) -> float:
-        """0 for the first retry after a failure, then base, 2·base, 4·base … up to `cap` (± jitter, never above cap)."""
-        if self.failures <= 1:
-            return 0.0
-        raw = min(self.cap, self.base * 2 ** min(self.failures - 2, 30))
-        return min(self.cap, raw * random.uniform(1 - self.jitter, 1 + self.jitter))
-
-    def failed(self) -> None:
-        self.failures += 1
-
-    def session_ended(self, duration: float) -> None:
-        self.failures = 0 if duration >= self.healthy_after else self.failures + 1
 
 
 # --- endpoints and TLS ---------------------------------------------------------------------------
@@ -501,7 +477,8 @@ class MarketFeeds:
         """the latest (conn_id, message) error replies from the exchange."""
         self.rejected = 0
         self.connection_state: dict[str, ConnectionEvent] = {}
-        self._error_logged: dict[str, float] = {}
+        self._errors = RateLimitedLog(self.log, 10.0)
+        """one error line per kind per 10 s: a venue that rejects or garbles every frame stays readable."""
         self._started = False
         self._next_index = 0
         self._queued: list[Instrument] = self._accept(instruments)
@@ -556,18 +533,13 @@ class MarketFeeds:
         """The venue answered a subscription (or another request) with an error: never silent."""
         self.rejections.append((conn_id, msg[:500]))
         self.rejected += 1
-        now = time.monotonic()
-        if now - self._error_logged.get("rejection", -1e9) >= 10.0:
-            self._error_logged["rejection"] = now
-            self.log.error("%s: %s: the exchange REJECTED a request (%d so far): %.500s", self.spec.key, conn_id, self.rejected, msg)
+        self._errors.error("rejection", "%s: %s: the exchange REJECTED a request (%d so far): %.500s", self.spec.key, conn_id,
+                           self.rejected, msg)
 
     def message_error(self, conn_id: str, exc: Exception, msg: Any) -> None:
         reason = type(exc).__name__
         self.message_errors[reason] += 1
-        now = time.monotonic()
-        if now - self._error_logged.get(reason, -1e9) >= 10.0:
-            self._error_logged[reason] = now
-            self.log.error("%s: %s: message skipped after %s: %s (%d so far); message: %.300r", self.spec.key, conn_id,
+        self._errors.error(reason, "%s: %s: message skipped after %s: %s (%d so far); message: %.300r", self.spec.key, conn_id,
                            reason, exc, self.message_errors[reason], msg)
 
     # -- lifecycle

@@ -22,7 +22,6 @@ from cryptofeed.symbols import Symbols
 from websockets.asyncio.server import serve
 
 from recorder.feeds import (
-    Backoff,
     MarketFeeds,
     TLSHTTPConn,
     connection_cap,
@@ -135,23 +134,6 @@ def test_cryptofeed_never_loads_symbols_itself_and_http_uses_our_tls():
 
     feed = cls(pw_runtime=None, symbols=["TIA-USDT"], channels=["trades"], callbacks={"trades": cb}, config={"log": {"disabled": True}})
     assert isinstance(feed.http_conn, TLSHTTPConn) and feed.http_conn._ssl is context
-
-
-def test_backoff_is_capped_and_resets_after_a_healthy_session():
-    backoff = Backoff(base=1.0, cap=30.0, healthy_after=30.0)
-    assert backoff.delay() == 0.0
-    backoff.failed()
-    assert backoff.delay() == 0.0                      # the first retry is immediate
-    backoff.failed()
-    assert 0.8 <= backoff.delay() <= 1.2
-    for _ in range(198):
-        backoff.failed()
-        assert backoff.delay() <= 30.0
-    assert backoff.delay() >= 30.0 * 0.8
-    backoff.session_ended(5.0)
-    assert backoff.failures == 201
-    backoff.session_ended(60.0)
-    assert backoff.failures == 0 and backoff.delay() == 0.0
 
 
 def test_unsupported_bybit_spot_quote_is_reported_not_dropped():
