@@ -54,9 +54,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
-import re
 import ssl as ssl_module
 import time
 from collections import Counter, deque
@@ -73,6 +71,8 @@ from cryptofeed.exceptions import ConnectionClosed
 from websockets.exceptions import ConnectionClosed as WebsocketsClosed
 
 from recorder.backoff import Backoff
+from recorder.exchanges import EXCHANGES, market_hooks
+from recorder.exchanges.base import Exchange
 from recorder.instruments import cryptofeed_symbols
 from recorder.instruments.model import Instrument
 from recorder.markets import MarketSpec
@@ -84,35 +84,6 @@ LOG = logging.getLogger(__name__)
 ConnectionState = Literal["up", "down"]
 TradeCallback = Callable[[Any, float], Awaitable[None]]
 ConnectionCallback = Callable[["ConnectionEvent"], Any]
-
-MULTI_CONNECTION_FEEDS = frozenset({"PHEMEX"})
-"""cryptofeed ids whose feed instances may hold several connections (split by the endpoint limit)."""
-KEEPALIVES: dict[str, tuple[float, Callable[[], str]]] = {
-    "BYBIT": (20.0, lambda: json.dumps({"op": "ping"})),
-    "GATE": (20.0, lambda: json.dumps({"time": int(time.time()), "channel": "spot.ping"})),
-    "GATE_FUTURES": (20.0, lambda: json.dumps({"time": int(time.time()), "channel": "futures.ping"})),
-}
-"""application pings added where cryptofeed has none (it has them for OKX, KuCoin and Phemex)."""
-PONG_MARKERS: dict[str, tuple[str, Callable[[dict], bool]]] = {
-    "BYBIT": ('"pong"', lambda msg: msg.get("op") in ("ping", "pong")),
-    "GATE": ('.pong"', lambda msg: str(msg.get("channel", "")).endswith(".pong")),
-    "GATE_FUTURES": ('.pong"', lambda msg: str(msg.get("channel", "")).endswith(".pong")),
-}
-"""replies to those pings, dropped before cryptofeed (which would log them as unhandled, or raise)."""
-_GATE_ERR = ('"error":{', '"error": {')
-_KUCOIN_ERR = ('"result":false', '"result": false', '"type":"error"', '"type": "error"')
-REJECTION_MARKERS: dict[str, tuple[str, ...]] = {
-    "BINANCE": _GATE_ERR, "BINANCE_FUTURES": _GATE_ERR,
-    "BYBIT": ('"success":false', '"success": false'),
-    "OKX": ('"event":"error"', '"event": "error"'),
-    "KUCOIN": _KUCOIN_ERR, "KUCOIN_FUTURES": _KUCOIN_ERR,
-    "GATE": _GATE_ERR, "GATE_FUTURES": _GATE_ERR,
-    "PHEMEX": _GATE_ERR,
-}
-"""how each venue says "subscription rejected" (cryptofeed only logs it); counted and logged loudly here."""
-BYBIT_SPOT_NAME = re.compile(r"(USDT|USDC|EUR|BTC|ETH|DAI|BRZ)$")
-"""bybit.py:83-88: how cryptofeed turns a Bybit spot trade's `TIAUSDT` into its `TIA/USDT` key."""
-
 
 # --- small value types ---------------------------------------------------------------------------
 
@@ -281,10 +252,9 @@ class _ShardRuntime:
 class _RecorderFeedMixin:
     """Behaviour added to every cryptofeed class we run; mixed in before the exchange class."""
 
+    _pw_exchange: Exchange
     _pw_keepalive: Callable[[], str] | None = None
-    _pw_pong: tuple[str, Callable[[dict], bool]] | None = None
     _pw_ssl: ssl_module.SSLContext | None = None
-    _pw_rejection: tuple[str, ...] = ()
 
     def __init__(self, *args: Any, pw_runtime: _ShardRuntime, **kwargs: Any) -> None:
         self._pw_runtime = pw_runtime
@@ -332,14 +302,12 @@ class _RecorderFeedMixin:
             await super().keepalive(conn)
 
     async def message_handler(self, msg, conn, timestamp):
-        if isinstance(msg, str) and len(msg) < 4096 and any(marker in msg for marker in self._pw_rejection):
-            self._pw_runtime.owner.rejection(getattr(conn, "logical_id", "?"), msg)
-        pong = self._pw_pong
-        if pong is not None and isinstance(msg, str) and len(msg) < 512 and pong[0] in msg:
-            with suppress(ValueError):
-                decoded = json.loads(msg)
-                if isinstance(decoded, dict) and pong[1](decoded):
-                    return
+        reply = self._pw_exchange.read_reply(msg) if isinstance(msg, str) and len(msg) < 4096 else None
+        if reply is not None:
+            if reply.rejected:
+                self._pw_runtime.owner.rejection(getattr(conn, "logical_id", "?"), msg)
+            if reply.pong:
+                return
         try:
             await super().message_handler(msg, conn, timestamp)
         except asyncio.CancelledError:
@@ -352,13 +320,14 @@ def feed_subclass(spec: MarketSpec, *, ws_base: str | None = None, rest_base: st
                   ssl: ssl_module.SSLContext | None = None, connection_limit: int | None = None) -> type:
     """The cryptofeed class for `spec` with endpoints rewritten, TLS options, keepalive and our hooks."""
     base = cryptofeed_symbols.feed_class(spec)
+    exchange = EXCHANGES[spec.exchange]
     endpoints = []
     for endpoint in base.websocket_endpoints:
         options = dict(endpoint.options or {})
         if ssl is not None:
             options["ssl"] = ssl
         limit = endpoint.limit
-        if base.id in MULTI_CONNECTION_FEEDS and connection_limit:
+        if exchange.multi_connection and connection_limit:
             limit = min(limit, connection_limit) if limit else connection_limit
         endpoints.append(WebsocketEndpoint(rewrite_url(endpoint.address, ws_base), sandbox=None,
                                            instrument_filter=endpoint.instrument_filter,
@@ -369,16 +338,14 @@ def feed_subclass(spec: MarketSpec, *, ws_base: str | None = None, rest_base: st
         "websocket_endpoints": endpoints,
         "rest_endpoints": rest,
         "_pw_ssl": ssl,
+        "_pw_exchange": exchange,
         "__module__": __name__,
         "__qualname__": f"Recorder{base.__name__}_{spec.market}",
     }
-    if base.id in KEEPALIVES and not getattr(base, "keepalive_interval", None):
-        interval, builder = KEEPALIVES[base.id]
-        attrs["keepalive_interval"] = interval
-        attrs["_pw_keepalive"] = staticmethod(builder)
-    attrs["_pw_rejection"] = REJECTION_MARKERS.get(base.id, ())
-    if base.id in PONG_MARKERS:
-        attrs["_pw_pong"] = PONG_MARKERS[base.id]
+    keepalive = exchange.markets[spec.market].keepalive
+    if keepalive is not None and not getattr(base, "keepalive_interval", None):
+        attrs["keepalive_interval"] = keepalive.interval
+        attrs["_pw_keepalive"] = staticmethod(keepalive.message)
     return type(attrs["__qualname__"], (_RecorderFeedMixin, base), attrs)
 
 
@@ -395,7 +362,7 @@ def plan_shards(spec: MarketSpec, symbols: Sequence[str], max_symbols_per_connec
     """Feed instances → connections → symbols, every symbol exactly once, in the given order.
 
     Connections hold at most `connection_cap` symbols. Instances hold one connection, except for
-    MULTI_CONNECTION_FEEDS (Phemex), whose instances hold as many whole connections as fit in
+    exchanges with `multi_connection` (Phemex), whose instances hold as many whole connections as fit in
     `spec.max_symbols_per_feed`.
     """
     symbols = list(dict.fromkeys(symbols))
@@ -408,7 +375,7 @@ def plan_shards(spec: MarketSpec, symbols: Sequence[str], max_symbols_per_connec
 
 
 def _connections_per_feed(spec: MarketSpec, cap: int) -> int:
-    if spec.cryptofeed_id in MULTI_CONNECTION_FEEDS and spec.max_symbols_per_feed:
+    if EXCHANGES[spec.exchange].multi_connection and spec.max_symbols_per_feed:
         return max(1, spec.max_symbols_per_feed // cap)
     return 1
 
@@ -420,12 +387,8 @@ def shard_capacity(spec: MarketSpec, max_symbols_per_connection: int | None) -> 
 
 
 def unsubscribable(spec: MarketSpec, instrument: Instrument) -> str | None:
-    """Why cryptofeed could not deliver this instrument's trades, or None."""
-    if spec.exchange == "bybit" and spec.market == "spot":
-        key = cryptofeed_symbols.exchange_symbol(instrument)
-        if BYBIT_SPOT_NAME.sub(r"/\1", instrument.native) != key:
-            return f"cryptofeed's Bybit spot trade parser cannot map {instrument.native} back to {key} (quote not recognised)"
-    return None
+    """Why cryptofeed could not deliver this instrument's trades, or None (the exchange module's rule)."""
+    return market_hooks(spec.exchange, spec.market).unsubscribable(instrument)
 
 
 # --- the market runner ---------------------------------------------------------------------------
