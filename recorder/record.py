@@ -18,7 +18,7 @@ import aiohttp
 
 from recorder.config import Config, format_duration
 from recorder.coverage import CoverageTracker
-from recorder.feeds import MarketFeeds
+from recorder.feeds.market import MarketFeeds
 from recorder.gaps import DisconnectTracker, GapDetector, id_hint
 from recorder.instruments.model import Instrument
 from recorder.lag import ReceiveLag

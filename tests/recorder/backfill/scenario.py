@@ -19,7 +19,7 @@ import aiohttp
 from recorder.backfill import BackfillResult, backfill_gap
 from recorder.backfill.base import backfill
 from recorder.exchanges import market_hooks
-from recorder.feeds import MarketFeeds
+from recorder.feeds.market import MarketFeeds
 from recorder.gaps import GapDetector
 from recorder.instruments.fetch import fetch_instruments
 from recorder.instruments.model import Instrument
