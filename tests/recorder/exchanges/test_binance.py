@@ -121,3 +121,12 @@ def test_spot_factor_is_identity(cryptofeed_trades):
 
 def test_binance_gaps_are_recovered_exactly():
     asyncio.run(sequential_markets(["binance.spot", "binance.futures"]))
+
+
+def test_replies_are_read_by_parsing_the_frame():
+    read = binance.EXCHANGE.read_reply
+    assert read('{"error": {"code": 2, "msg": "Invalid request: unknown method X"}, "id": 1}').rejected
+    assert not read('{"result": null, "id": 1}').rejected
+    trade = read('{"stream": "tiausdt@aggTrade", "data": {"e": "aggTrade", "s": "TIAUSDT", "a": 7, "p": "5", "q": "1", "m": false}}')
+    assert not (trade.rejected or trade.pong)
+    assert read("not json") is None and read("[1, 2]") is None

@@ -143,3 +143,16 @@ def test_bybit_says_when_a_gap_is_older_than_the_latest_trades():
                                 recent).recovered == len(recent.rows)
 
     asyncio.run(go())
+
+
+def test_replies_are_read_by_parsing_the_frame():
+    read = bybit.EXCHANGE.read_reply
+    refused = read('{"success": false, "ret_msg": "Invalid symbol :[NOPEUSDT]", "conn_id": "c", "op": "subscribe"}')
+    assert refused.rejected and not refused.pong
+    pong = read('{"success": true, "ret_msg": "pong", "conn_id": "c", "req_id": "1", "op": "ping"}')
+    assert pong.pong and not pong.rejected
+    assert read('{"req_id": "1", "op": "pong", "args": ["1661"], "conn_id": "c"}').pong
+    # a coin called PONG is market data, whatever its text says
+    trade = read('{"topic": "publicTrade.PONGUSDT", "type": "snapshot", "ts": 1, '
+                 '"data": [{"T": 1, "s": "PONGUSDT", "S": "Buy", "v": "1", "p": "2", "i": "x", "success": false}]}')
+    assert not (trade.rejected or trade.pong)

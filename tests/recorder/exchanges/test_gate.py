@@ -89,3 +89,14 @@ def test_spot_amount_is_coins(cryptofeed_trades):
 
 def test_gate_gaps_are_recovered_exactly():
     asyncio.run(sequential_markets(["gate.spot", "gate.futures"]))
+
+
+def test_replies_are_read_by_parsing_the_frame():
+    read = gate.EXCHANGE.read_reply
+    pong = read('{"time": 1732600000, "channel": "futures.pong", "event": "", "error": null, "result": null}')
+    assert pong.pong and not pong.rejected
+    refused = read('{"time": 1, "channel": "spot.trades", "event": "subscribe", "error": {"code": 2, "message": "invalid argument"}, '
+                   '"result": {"status": "failed"}}')
+    assert refused.rejected and not refused.pong
+    trade = read('{"time": 1, "channel": "spot.trades", "event": "update", "result": {"id": 1, "currency_pair": "PONG_USDT"}}')
+    assert not (trade.rejected or trade.pong)

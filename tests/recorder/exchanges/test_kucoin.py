@@ -85,3 +85,12 @@ def test_lots_times_multiplier_are_coins(cryptofeed_trades):
 
 def test_kucoin_recent_gaps_are_recovered():
     asyncio.run(recent_markets(["kucoin.spot", "kucoin.futures"]))
+
+
+def test_replies_are_read_by_parsing_the_frame():
+    read = kucoin.EXCHANGE.read_reply
+    assert read('{"id": "1", "result": false, "message": "unknown action \'x\'"}').rejected
+    assert read('{"type": "error", "code": 400, "message": "invalid json"}').rejected
+    assert not read('{"id": "1", "result": true}').rejected
+    trade = read('{"T": "trade.FUTURES", "P": 1, "d": {"S": "buy", "p": "1", "q": "2", "s": "XBTUSDTM", "ti": "3"}}')
+    assert not (trade.rejected or trade.pong)

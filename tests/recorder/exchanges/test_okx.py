@@ -108,3 +108,10 @@ def test_okx_ids_older_than_the_history_are_reported_not_invented():
                 assert 20 <= len(kept) < len(ids) and kept == ids[-len(kept):]
 
     asyncio.run(go())
+
+
+def test_replies_are_read_by_parsing_the_frame():
+    read = okx.EXCHANGE.read_reply
+    assert read('{"event": "error", "code": "60018", "msg": "Wrong URL or channel:trades,instId:NOPE-USDT", "connId": "c"}').rejected
+    assert not read('{"event": "subscribe", "arg": {"channel": "trades", "instId": "BTC-USDT"}, "connId": "c"}').rejected
+    assert read("pong") is None  # cryptofeed's own ping is answered in plain text and handled by cryptofeed

@@ -116,3 +116,10 @@ def test_perp_trades_p_are_base_units(cryptofeed_trades):
 
 def test_phemex_recent_gaps_are_recovered():
     asyncio.run(recent_markets(["phemex.spot", "phemex.futures"]))
+
+
+def test_replies_are_read_by_parsing_the_frame():
+    read = phemex.EXCHANGE.read_reply
+    assert read('{"error": {"code": 6001, "message": "invalid argument"}, "id": null, "result": null}').rejected
+    answer = read('{"error": null, "id": 1, "result": {"status": "success"}}')
+    assert not (answer.rejected or answer.pong)  # cryptofeed pings Phemex itself and reads the answer
