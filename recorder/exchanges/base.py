@@ -60,6 +60,13 @@ class Keepalive:
     message: Callable[[], str]
 
 
+def code_error(payload: Any, *, ok: str, code: str = "code", message: str = "msg") -> str | None:
+    """A `{code: …, msg: …}` envelope with any code but `ok` (compared as text; no code at all is fine), described."""
+    if isinstance(payload, Mapping) and str(payload.get(code, ok)) != ok:
+        return f"{code} {payload.get(code)}: {payload.get(message)}"
+    return None
+
+
 def native_symbol(instrument: Instrument) -> str:
     return instrument.native
 

@@ -34,7 +34,7 @@ from cryptofeed.defines import BUY, SELL
 from cryptofeed.types import Trade
 
 from recorder.backfill.base import Entry, RateLimit, Venue, entry_of
-from recorder.exchanges.base import Exchange, Keepalive, Market, Reply
+from recorder.exchanges.base import Exchange, Keepalive, Market, Reply, code_error
 from recorder.instruments.common import (
     Endpoint,
     ParseResult,
@@ -134,9 +134,7 @@ def spot_unsubscribable(instrument: Instrument) -> str | None:
 
 def rest_error(payload: Any) -> str | None:
     """`{"retCode": 10001, "retMsg": "params error"}`: anything but retCode 0 is an error."""
-    if isinstance(payload, Mapping) and payload.get("retCode") not in (0, None):
-        return f"retCode {payload.get('retCode')}: {payload.get('retMsg')}"
-    return None
+    return code_error(payload, ok="0", code="retCode", message="retMsg")
 
 
 def params(instrument: Instrument, before: int | None, floor: int | None, size: int) -> dict[str, str]:

@@ -34,7 +34,7 @@ from cryptofeed.defines import BUY, SELL
 from cryptofeed.types import Trade
 
 from recorder.backfill.base import Entry, RateLimit, Venue, entry_of
-from recorder.exchanges.base import Exchange, Market, Reply
+from recorder.exchanges.base import Exchange, Market, Reply, code_error
 from recorder.instruments.common import (
     Endpoint,
     ParseResult,
@@ -125,9 +125,7 @@ def contract_info(instrument: Instrument) -> Mapping[str, Any]:
 
 def rest_error(payload: Any) -> str | None:
     """`{"code": "400100", "msg": "symbol not exists"}`: any code but "200000"."""
-    if isinstance(payload, Mapping) and str(payload.get("code", OK)) != OK:
-        return f"code {payload.get('code')}: {payload.get('msg')}"
-    return None
+    return code_error(payload, ok=OK)
 
 
 def params(instrument: Instrument, before: int | None, floor: int | None, size: int) -> dict[str, str]:

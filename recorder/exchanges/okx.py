@@ -33,7 +33,7 @@ from cryptofeed.defines import BUY, SELL
 from cryptofeed.types import Trade
 
 from recorder.backfill.base import Entry, RateLimit, Venue, entry_of
-from recorder.exchanges.base import Exchange, Market, Reply
+from recorder.exchanges.base import Exchange, Market, Reply, code_error
 from recorder.instruments.common import (
     NOT_PERPETUAL,
     Endpoint,
@@ -135,9 +135,7 @@ def trade_count(trade: Any) -> tuple[int, int | None]:
 
 def rest_error(payload: Any) -> str | None:
     """`{"code": "51001", "msg": "Instrument ID does not exist", "data": []}`: any code but "0"."""
-    if isinstance(payload, Mapping) and str(payload.get("code", OK)) != OK:
-        return f"code {payload.get('code')}: {payload.get('msg')}"
-    return None
+    return code_error(payload, ok=OK)
 
 
 def params(instrument: Instrument, before: int | None, floor: int | None, size: int) -> dict[str, str]:

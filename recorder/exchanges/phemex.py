@@ -43,7 +43,7 @@ from cryptofeed.defines import BUY, SELL
 from cryptofeed.types import Trade
 
 from recorder.backfill.base import Entry, RateLimit, Venue, entry_of
-from recorder.exchanges.base import ErrorReply, Exchange, Market
+from recorder.exchanges.base import ErrorReply, Exchange, Market, code_error
 from recorder.instruments.common import (
     NOT_PERPETUAL,
     Endpoint,
@@ -172,13 +172,9 @@ def perpetual_info(instrument: Instrument) -> Mapping[str, Any]:
 
 def rest_error(payload: Any) -> str | None:
     """`{"code": 6001, "msg": …}` (products) or `{"error": {"code", "message"}, "result": null}` (market data)."""
-    if not isinstance(payload, Mapping):
-        return None
-    if payload.get("code") not in (0, "0", None):
-        return f"code {payload.get('code')}: {payload.get('msg')}"
-    if payload.get("error") is not None:
+    if isinstance(payload, Mapping) and payload.get("error") is not None:
         return str(payload["error"])[:200]
-    return None
+    return code_error(payload, ok="0")
 
 
 def params(instrument: Instrument, before: int | None, floor: int | None, size: int) -> dict[str, str]:
