@@ -34,7 +34,8 @@ MODES = ("baseline", "pipeline")
 
 def build_routes(spec, instruments, on_trade) -> dict[str, tuple]:
     """native symbol → (message_handler, connection) of the production feed instance that carries it."""
-    from recorder.feeds import MarketFeeds, _ShardRuntime, plan_shards
+    from recorder.feeds.market import MarketFeeds, ShardRuntime
+    from recorder.feeds.shards import plan_shards
     from recorder.instruments import cryptofeed_symbols
 
     feeds = MarketFeeds(spec, instruments, on_trade=on_trade, max_symbols_per_connection=100)
@@ -43,7 +44,7 @@ def build_routes(spec, instruments, on_trade) -> dict[str, tuple]:
     by_symbol = {i.symbol: i.native for i in fresh}
     routes: dict[str, tuple] = {}
     for index, connections in enumerate(plan_shards(spec, [i.symbol for i in fresh], 100)):
-        shard = _ShardRuntime(feeds, index, connections, [s for conn in connections for s in conn])
+        shard = ShardRuntime(feeds, index, connections, [s for conn in connections for s in conn])
         feed = feeds._build_feed(shard)
         for conn, _subscribe, _handler in feed.connect():
             wrapped = feed._wrap_connection(conn)

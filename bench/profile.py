@@ -23,7 +23,7 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("cryptofeed json.loads", ("cryptofeed/_json.py",)),
     ("cryptofeed trade parsing + Trade objects", ("cryptofeed/exchanges/", "cryptofeed/exchange.py", "cryptofeed/feed.py",
                                                   "cryptofeed/types")),
-    ("recorder feed hooks (rejection/pong checks)", ("recorder/feeds.py",)),
+    ("recorder feed hooks (rejection/pong checks)", ("recorder/feeds/", "recorder/exchanges/")),
     ("websockets frames + permessage-deflate", ("websockets/",)),
     ("TLS + asyncio transport", ("asyncio/sslproto.py", "ssl.py", "asyncio/selector_events.py")),
     ("cryptofeed connection loop", ("cryptofeed/connection",)),

@@ -5,7 +5,8 @@ the proposed change, on the same input, in this process; nothing in the library 
 
 - normalizer: `Normalizer.normalize` vs a drop-in fast path (same rows, same rejections) on real
   cryptofeed `Trade` objects from the offline replay of all 12 markets;
-- feed hook: the per-message rejection-marker scan (`any(marker in msg …)`) vs one compiled regex;
+- feed hook: the per-message reply check (each exchange module's `read_reply`, a msgspec parse of every
+  frame under 4 KiB) on the replay's trade frames;
 - sqlite: insert capacity of `EmbeddedStore.write_trades`-shaped transactions by batch size and
   store size, and without the (base, ts) index;
 - extraction: each step of `extract_event` on the cached benchmark store vs a faster equivalent.
@@ -18,7 +19,6 @@ import asyncio
 import json
 import math
 import random
-import re
 import shutil
 import sqlite3
 import tempfile
@@ -133,25 +133,19 @@ def normalizer(total: int = 120_000) -> dict:
 
 
 def feed_hook() -> dict:
-    from recorder.feeds import REJECTION_MARKERS
+    from recorder.exchanges import EXCHANGES
 
     frames = generate(universe_sync(SYNTHETIC, seed=SEED), 30_000, symbols=SYNTHETIC, seed=SEED)
-    by_id = {"binance.spot": "BINANCE", "bybit.spot": "BYBIT", "okx.spot": "OKX", "kucoin.spot": "KUCOIN", "gate.spot": "GATE",
-             "phemex.spot": "PHEMEX"}
     out = {}
-    for key, cid in by_id.items():
+    for name, exchange in EXCHANGES.items():
+        key = f"{name}.spot"
         msgs = [text for k, _, text in frames.items if k == key]
-        markers = REJECTION_MARKERS[cid]
-        pattern = re.compile("|".join(re.escape(m) for m in markers))
 
-        def scan_any(msgs=msgs, markers=markers):
-            return [isinstance(m, str) and len(m) < 4096 and any(marker in m for marker in markers) for m in msgs]
+        def parse(msgs=msgs, read=exchange.read_reply):
+            return [read(m) if isinstance(m, str) and len(m) < 4096 else None for m in msgs]
 
-        def scan_re(msgs=msgs, search=pattern.search):
-            return [isinstance(m, str) and len(m) < 4096 and search(m) is not None for m in msgs]
-
-        assert scan_any() == scan_re()
-        out[key] = {"any_us": round(_best(scan_any) / len(msgs) * 1e6, 3), "regex_us": round(_best(scan_re) / len(msgs) * 1e6, 3)}
+        assert not any(reply is not None and (reply.rejected or reply.pong) for reply in parse()), f"{key}: a trade frame read as a reply"
+        out[key] = {"parse_us": round(_best(parse) / len(msgs) * 1e6, 3)}
     return out
 
 

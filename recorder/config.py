@@ -101,6 +101,8 @@ class ExchangeConfig(_Strict):
 
 
 class ExchangesConfig(_Strict):
+    """One section per exchange module, in the registry's order (`recorder.exchanges.EXCHANGES`; a test keeps them equal)."""
+
     binance: ExchangeConfig = ExchangeConfig()
     bybit: ExchangeConfig = ExchangeConfig()
     okx: ExchangeConfig = ExchangeConfig()

@@ -7,7 +7,8 @@ Three kinds, one per kind of evidence:
   skips ahead proves trades were missed, and names exactly which. The detector sits on the hot path,
   so a trade costs one dict lookup and one int compare. OKX's live messages aggregate fills: pass
   the message's `count` as `span`, or every aggregated message looks like a gap. Gate spot's trade
-  id is all-market: pass the message's `id_market` as `seq`.
+  id is all-market: pass the message's `id_market` as `seq`. `id_hint` reads both from the raw
+  message with the exchange module's hook.
 - `disconnect` (`DisconnectTracker`, `disconnect_gaps`): a connection carrying a symbol went down
   and the next session carrying it came up later; nothing was heard in between. On sequential markets
   the same loss also shows up as an `id_jump` with the exact ids once the symbol trades again.
@@ -21,7 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from recorder.markets import MarketSpec
+from recorder.exchanges import market_hooks
+from recorder.exchanges.base import IdHint
+from recorder.markets import BY_KEY, MarketSpec
 from recorder.store.base import CoverageRow, GapRow
 from recorder.trade_row import TradeRow
 
@@ -140,7 +143,7 @@ class DisconnectTracker:
             self._down_since.pop((exchange, market, symbol), None)
 
     def on_event(self, event) -> list[GapRow]:
-        """A `recorder.feeds.ConnectionEvent` (exchange, market, conn_id, state, symbols, ts_ns)."""
+        """A `recorder.feeds.events.ConnectionEvent` (exchange, market, conn_id, state, symbols, ts_ns)."""
         if event.state == "up":
             return self.up(event.exchange, event.market, event.conn_id, event.symbols, event.ts_ns)
         self.down(event.exchange, event.market, event.conn_id, event.ts_ns)
@@ -191,27 +194,11 @@ def silence_gaps(exchange: str, market: str, last_seen: Mapping[str, int], now_n
             for symbol, ts in last_seen.items() if ts < cutoff]
 
 
-def _okx_count(trade) -> tuple[int, int | None]:
-    """OKX's `trades` channel aggregates a taker order's fills at one price: the message stands for `count` ids."""
-    raw = trade.raw
-    return (int(raw.get("count") or 1) if isinstance(raw, dict) else 1), None
-
-
-def _gate_spot_id_market(trade) -> tuple[int, int | None]:
-    """Gate spot's `id` counts across every pair; `id_market` is the per-pair sequence (absent: ids are per pair)."""
-    raw = trade.raw
-    result = raw.get("result") if isinstance(raw, dict) else None
-    seq = result.get("id_market") if isinstance(result, dict) else None
-    return 1, (int(seq) if seq is not None else None)
-
-
-ID_HINTS = {"okx.spot": _okx_count, "okx.futures": _okx_count, "gate.spot": _gate_spot_id_market}
-"""market key → (span, seq) read from cryptofeed's raw message, for `GapDetector.feed`; other markets: (1, None)."""
-
-
-def id_hint(market_key: str):
-    """The market's hint reader, made safe: a malformed raw message counts as a plain single trade."""
-    reader = ID_HINTS.get(market_key)
+def id_hint(market_key: str) -> IdHint | None:
+    """The market's hint reader (its exchange module's `id_hint`: what the raw message says beyond the
+    trade id), made safe: a malformed raw message counts as a plain single trade. None: (1, None) always."""
+    spec = BY_KEY[market_key]
+    reader = market_hooks(spec.exchange, spec.market).id_hint
     if reader is None:
         return None
 

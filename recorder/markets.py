@@ -1,7 +1,8 @@
 """The 12 markets as data: one frozen record per market, read by shared code.
 
 Shared code reads these fields and never compares an exchange name with a literal; a quirk that
-is behaviour lives next to the exchange's instrument parser (`recorder.instruments`).
+is behaviour lives in the exchange's own module (`recorder/exchanges/<exchange>.py`), registered in
+`recorder.exchanges.EXCHANGES`.
 """
 
 from __future__ import annotations
@@ -9,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-ExchangeName = Literal["binance", "bybit", "okx", "kucoin", "gate", "phemex"]
-MarketType = Literal["spot", "futures"]
 TradeIdKind = Literal["sequential", "opaque", "none"]
 
-EXCHANGES: tuple[str, ...] = ("binance", "bybit", "okx", "kucoin", "gate", "phemex")
-MARKET_TYPES: tuple[str, ...] = ("spot", "futures")
+SPOT = "spot"
+FUTURES = "futures"
+"""the two market types: spot pairs and USDT-margined linear perpetuals."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class MarketSpec:
     trade_id: TradeIdKind
     """`sequential`: a per-symbol sequence increases by one per trade, so a jump is a gap. OKX's live
     messages stand for `count` fills; Gate spot's `id` is all-market and its per-pair sequence is
-    `id_market` (both read by `recorder.gaps.ID_HINTS`)."""
+    `id_market` (both read by the exchange module's `id_hint`, see `recorder.gaps.id_hint`)."""
     amount_unit: Literal["coin", "contract", "scaled_1e8"]
     """what cryptofeed emits as `amount`; the instrument's factor converts it to coins."""
 

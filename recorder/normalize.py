@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import time
 from collections import Counter
 from collections.abc import Iterable
 
 from recorder.instruments.model import Instrument
 from recorder.markets import MarketSpec
+from recorder.ratelimited_log import RateLimitedLog
 from recorder.trade_row import TradeRow
 
 LOG = logging.getLogger(__name__)
@@ -33,26 +33,6 @@ def synthetic_trade_id(symbol: str, ts_ns: int, side: str, price: str, amount: s
     """
     digest = hashlib.blake2b(f"{symbol}|{ts_ns}|{side}|{price}|{amount}".encode(), digest_size=8).hexdigest()
     return f"{digest}-{occurrence}" if occurrence else digest
-
-
-class RateLimitedLog:
-    """One log line per reason per interval, with the count of what was suppressed in between."""
-
-    def __init__(self, logger: logging.Logger, interval_s: float = 10.0) -> None:
-        self.logger = logger
-        self.interval_s = interval_s
-        self._last: dict[str, float] = {}
-        self._suppressed: Counter[str] = Counter()
-
-    def warning(self, reason: str, message: str, *args: object) -> None:
-        now = time.monotonic()
-        if now - self._last.get(reason, -math.inf) < self.interval_s:
-            self._suppressed[reason] += 1
-            return
-        self._last[reason] = now
-        extra = self._suppressed.pop(reason, 0)
-        suffix = f" ({extra} more like this suppressed)" if extra else ""
-        self.logger.warning(message + suffix, *args)
 
 
 class Normalizer:

@@ -18,12 +18,13 @@ import aiohttp
 
 from recorder.config import Config, format_duration
 from recorder.coverage import CoverageTracker
-from recorder.feeds import MarketFeeds
+from recorder.feeds.market import MarketFeeds
 from recorder.gaps import DisconnectTracker, GapDetector, id_hint
 from recorder.instruments.model import Instrument
 from recorder.lag import ReceiveLag
 from recorder.markets import MarketSpec
-from recorder.normalize import Normalizer, RateLimitedLog
+from recorder.normalize import Normalizer
+from recorder.ratelimited_log import RateLimitedLog
 from recorder.repair import Repairer
 from recorder.store.base import Store
 from recorder.tls import client_ssl_context

@@ -1,7 +1,9 @@
 """Recover missed trades over REST, as rows identical to the live path's (see `base`).
 
-`backfill_gap` picks the market's venue; `resolved` turns a gap plus an attempt into the updated
-`GapRow` for the store. What each market can recover:
+`backfill_gap` picks the market's venue from its exchange module (`recorder.exchanges`); `resolved`
+turns a gap plus an attempt into the updated `GapRow` for the store. The registry is imported as a
+module and read at call time: the exchange modules import `recorder.backfill.base`, so either package
+may be the one being initialised when the other is imported. What each market can recover:
 
 - exact by id: Binance spot and USDT-M (`aggTrades?fromId`; USDT-M is reported to answer only about
   the last two days), OKX spot and swap (`history-trades`, about three months, fills merged into the
@@ -16,17 +18,12 @@ import ssl as ssl_module
 
 import aiohttp
 
-from recorder.backfill import binance, bybit, gate, kucoin, okx, phemex
-from recorder.backfill.base import MAX_PAGES, SLACK_NS, BackfillResult, Venue, backfill
+from recorder import exchanges
+from recorder.backfill.base import MAX_PAGES, SLACK_NS, BackfillResult, backfill
 from recorder.instruments.model import Instrument
 from recorder.store.base import GapRow
 
-VENUES: dict[str, Venue] = {
-    venue.key: venue for module in (binance, okx, gate, bybit, kucoin, phemex) for venue in module.VENUES
-}
-"""market key → its trade endpoint; the keys are exactly `recorder.markets.BY_KEY`'s."""
-
-__all__ = ["VENUES", "BackfillResult", "backfill_gap", "resolved"]
+__all__ = ["BackfillResult", "backfill_gap", "resolved"]
 
 
 async def backfill_gap(gap: GapRow, instrument: Instrument, rest_base: str, session: aiohttp.ClientSession,
@@ -37,9 +34,10 @@ async def backfill_gap(gap: GapRow, instrument: Instrument, rest_base: str, sess
     Never raises for what an exchange answers (failures land in `result.error`); raises ValueError
     when the gap, the instrument and the market do not belong together.
     """
-    venue = VENUES.get(f"{gap.exchange}.{gap.market}")
-    if venue is None:
-        raise ValueError(f"no backfill for market {gap.exchange}.{gap.market}; known: {', '.join(VENUES)}")
+    try:
+        venue = exchanges.market_hooks(gap.exchange, gap.market).backfill
+    except KeyError as exc:
+        raise ValueError(f"no backfill: {exc.args[0]}") from None
     return await backfill(venue, gap, instrument, rest_base, session, ssl, slack_ns=slack_ns, max_pages=max_pages)
 
 

@@ -1,13 +1,14 @@
 """The shared half of the REST backfill: rate limits, one GET, and the two ways of walking an endpoint.
 
-An exchange module describes each market as a `Venue` (path, page size, rate limit, query builder,
-envelope reader, entry parser) and parses each REST entry into the cryptofeed `Trade` its live feed
-would have built from the websocket (same side rule, same Decimal arithmetic, same float timestamp).
-Those trades then go through the recorder's own `Normalizer`, so a backfilled row is the row the
-live path would have stored: same symbol, factors, µs-rounded ts and trade id (for Phemex the same
-`synthetic_trade_id`, a REST answer counting as one frame like the snapshot Phemex sends on
-subscribe). A backfilled trade that was also received live therefore has the same dedup key
-(ts, exchange, market, symbol, trade_id) and re-inserting it is a no-op.
+An exchange module (`recorder/exchanges/<exchange>.py`) describes each market as a `Venue` (path,
+page size, rate limit, query builder, where the list sits, error envelope, entry parser) and parses
+each REST entry into the cryptofeed `Trade` its live feed would have built from the websocket (same
+side rule, same Decimal arithmetic, same float timestamp). Those trades then go through the
+recorder's own `Normalizer`, so a backfilled row is the row the live path would have stored: same
+symbol, factors, µs-rounded ts and trade id (for Phemex the same `synthetic_trade_id`, a REST answer
+counting as one frame like the snapshot Phemex sends on subscribe). A backfilled trade that was also
+received live therefore has the same dedup key (ts, exchange, market, symbol, trade_id) and
+re-inserting it is a no-op.
 
 Walks:
 - sequential markets (ids count up by one per fill): pages of ids below a cursor, newest first,
@@ -137,8 +138,10 @@ class Venue:
     page_size: int
     limit: RateLimit
     params: Params
-    items: Callable[[Any], list[Any]]
-    """the list of trades inside a response body; raises BackfillError for an error envelope."""
+    rows: tuple[str, ...]
+    """where the list of trades sits in a response body (empty: the body is the list)."""
+    error: Callable[[Any], str | None]
+    """the exchange's error envelope inside an HTTP 200, described; None for a normal answer."""
     entry: Callable[[Any, Instrument], Entry]
     """one item → Entry; KeyError/TypeError/ValueError/ArithmeticError mean a malformed item."""
     aggregated: bool = False
@@ -183,10 +186,13 @@ class BackfillResult:
         return "partial" if self.rows else "unrecoverable"
 
 
-def listed(payload: Any, *path: str) -> list[Any]:
-    """`payload[path...]`, which must be a list (the instrument parsers' `entries`, failing as a BackfillError)."""
+def listed(venue: Venue, payload: Any) -> list[Any]:
+    """The trades of one answer; an error envelope or a body without the list is a BackfillError."""
+    problem = venue.error(payload)
+    if problem:
+        raise BackfillError(f"{venue.exchange} error {problem}")
     try:
-        return entries(payload, *path)
+        return entries(payload, *venue.rows)
     except ValueError as exc:
         raise BackfillError(f"{exc}: {str(payload)[:200]}") from None
 
@@ -261,7 +267,7 @@ class _Walk:
         payload = await get_json(self.session, self.url, params, self.venue.limit, self.ssl)
         self.pages += 1
         try:
-            items = self.venue.items(payload)
+            items = listed(self.venue, payload)
         except BackfillError as exc:
             raise BackfillError(f"{self.url} {params}: {exc}") from None
         out = []

@@ -1,1 +1,1 @@
-"""Instrument lists per market, parsed from each exchange's own REST payloads."""
+"""Instrument lists per market: the shared model, parsing helpers and fetch loop; each exchange's parser lives in `recorder.exchanges`."""

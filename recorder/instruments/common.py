@@ -1,9 +1,12 @@
-"""Shared pieces of the per-exchange instrument parsers: coin identity, factors, skip counting.
+"""Shared pieces of the per-exchange instrument parsers: coin identity, factors, the checks, skip counting.
 
-The parsers are pure functions over the exchanges' REST payloads. A bad entry (missing field,
-wrong type) is skipped and counted under a reason; it never raises. Inactive, dated, inverse or
-non-USDT-margined entries are counted too (as `not_trading`, `not_linear_usdt_perp`, ...), so a
-caller can log what was left out and why.
+The parsers (one per market in each `recorder/exchanges/<exchange>.py`) are pure functions over the
+exchanges' REST payloads: each entry is decoded into the exchange's own struct (`decode`), and the
+exchange states its field values to `spot_instrument` / `perpetual_instrument`, which apply the same
+checks in the same order for every venue. A bad entry (missing field, wrong type) is skipped and
+counted under a reason; it never raises. Inactive, dated, inverse or non-USDT-margined entries are
+counted too (as `not_trading`, `not_perpetual`, `not_usdt_margined`, ...), so a caller can log what
+was left out and why.
 
 Coin identity rule (`coin_identity`):
 
@@ -33,9 +36,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
 
 from recorder.instruments.model import Instrument
+from recorder.markets import FUTURES, SPOT
 
 _PLAUSIBLE_TICKER = re.compile(r"^[A-Z][A-Z0-9]*$")
 MULTIPLIER_PREFIXES: tuple[tuple[str, int], ...] = (
@@ -48,6 +54,14 @@ MULTIPLIER_PREFIXES: tuple[tuple[str, int], ...] = (
 )
 """longest first, so `1000000MOG` is MOG x 1,000,000 and not `000MOG` x 1000."""
 _MIN_REMAINDER = {"1M": 3}
+SETTLE = "USDT"
+"""the one quote and margin currency recorded on futures: USDT-margined linear perpetuals only."""
+NOT_TRADING = "not_trading"
+NOT_PERPETUAL = "not_perpetual"
+NOT_USDT_MARGINED = "not_usdt_margined"
+
+Text = Annotated[str, msgspec.Meta(pattern=r"\S")]
+"""a field that must hold a non-blank string (ids, names, statuses)."""
 
 
 class Malformed(Exception):
@@ -101,44 +115,26 @@ def xbt_to_btc(token: str) -> str:
     return "BTC" if token == "XBT" else token
 
 
-def text(entry: Mapping[str, Any], key: str) -> str:
-    """A required non-empty string field."""
-    value = entry.get(key) if isinstance(entry, Mapping) else None
-    if not isinstance(value, str) or not value.strip():
-        raise Malformed(f"field {key!r} missing or not a non-empty string")
-    return value.strip()
+def decode[S: msgspec.Struct](entry: Any, struct: type[S]) -> S:
+    """One payload entry as the exchange's typed struct; a missing or mistyped field makes it Malformed.
 
-
-def optional_text(entry: Mapping[str, Any], key: str, default: str = "") -> str:
-    value = entry.get(key, default)
-    if value is None:
-        return default
-    if not isinstance(value, str):
-        raise Malformed(f"field {key!r} is not a string")
-    return value.strip()
-
-
-def number(entry: Mapping[str, Any], key: str, *, positive: bool = True) -> Decimal:
-    """A required number given as a JSON number or a numeric string (exchanges use both)."""
-    value = entry.get(key) if isinstance(entry, Mapping) else None
-    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
-        raise Malformed(f"field {key!r} missing or not a number")
+    Lax: booleans and numbers may come as JSON text (`"true"`, `"0.01"`), as the venues send them.
+    """
     try:
-        result = Decimal(str(value).strip())
+        return msgspec.convert(entry, struct, strict=False)
+    except msgspec.ValidationError as exc:
+        raise Malformed(str(exc)) from None
+
+
+def positive(value: Decimal | str | None, name: str) -> Decimal:
+    """A contract size: a positive finite number, given as a decimal or as the venue's numeric text."""
+    try:
+        result = Decimal(value.strip()) if isinstance(value, str) else value
     except InvalidOperation:
-        raise Malformed(f"field {key!r} is not a number: {value!r}") from None
-    if not result.is_finite() or (positive and result <= 0):
-        raise Malformed(f"field {key!r} must be a positive finite number, got {value!r}")
+        raise Malformed(f"field {name!r} is not a number: {value!r}") from None
+    if result is None or not result.is_finite() or result <= 0:
+        raise Malformed(f"field {name!r} must be a positive finite number, got {value!r}")
     return result
-
-
-def flag(entry: Mapping[str, Any], key: str, default: bool | None = None) -> bool:
-    value = entry.get(key, default)
-    if isinstance(value, bool):
-        return value
-    if value in ("true", "false"):
-        return value == "true"
-    raise Malformed(f"field {key!r} missing or not a boolean")
 
 
 def factors(multiplier: int, contract_size: Decimal = Decimal(1), amount_scale: Decimal = Decimal(1)) -> tuple[float, float]:
@@ -158,6 +154,40 @@ def spot_symbol(base: str, quote: str) -> str:
 def perp_symbol(base: str, quote: str) -> str:
     """cryptofeed's normalized perpetual name (`Symbol(base, quote, type=PERPETUAL).normalized`)."""
     return f"{spot_symbol(base, quote)}-PERP"
+
+
+def spot_instrument(exchange: str, native: str, base: str, quote: str, *, trading: bool,
+                    amount_scale: Decimal = Decimal(1)) -> Instrument | str:
+    """A spot pair as cryptofeed names it, or `not_trading`; a spot base keeps its digits (rule 3 above)."""
+    if not trading:
+        return NOT_TRADING
+    coin, multiplier = coin_identity(base, strip_multiplier=False)
+    price_factor, amount_factor = factors(multiplier, amount_scale=amount_scale)
+    return Instrument(exchange, SPOT, spot_symbol(base, quote), native, coin, quote.upper(), price_factor, amount_factor, multiplier)
+
+
+def perpetual_instrument(exchange: str, native: str, base: str, quote: str, *, perpetual: bool = True, linear: bool = True,
+                         settle: Iterable[str | None] = (), trading: bool,
+                         contract_size: Callable[[], Decimal] | None = None, symbol: str | None = None) -> Instrument | str:
+    """A USDT-margined linear perpetual, or why not: `not_perpetual`, `not_usdt_margined`, `not_trading`, in that order.
+
+    `linear`: the venue's own word that the contract is not inverse. `settle`: the venue's margin or
+    settle currency fields; each must be USDT, like `quote` (None: the venue left the field out).
+    `contract_size`: coins per contract, read only once the entry is a USDT perpetual (inverse contracts
+    carry other, even negative, values); it raises Malformed for a bad one. `symbol`: cryptofeed's name,
+    when it is not `BASE-QUOTE-PERP` of the raw tokens.
+    """
+    if not perpetual:
+        return NOT_PERPETUAL
+    if not linear or quote != SETTLE or any(currency not in (None, SETTLE) for currency in settle):
+        return NOT_USDT_MARGINED
+    size = contract_size() if contract_size is not None else Decimal(1)
+    if not trading:
+        return NOT_TRADING
+    coin, multiplier = coin_identity(base, strip_multiplier=True)
+    price_factor, amount_factor = factors(multiplier, size)
+    return Instrument(exchange, FUTURES, symbol or perp_symbol(base, quote), native, coin, quote, price_factor, amount_factor,
+                      multiplier)
 
 
 def entries(payload: Any, *path: str) -> list[Any]:

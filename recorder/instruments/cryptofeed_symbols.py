@@ -5,16 +5,13 @@
 from our own instruments:
 
 - `normalized_mapping`: normalized symbol (`TIA-USDT`, `TIA-USDT-PERP`) → the exchange symbol that
-  cryptofeed subscribes with and looks trades up by. That is the exchange's own id, except Bybit
-  spot, which cryptofeed keys as `BASE/QUOTE` (spot and linear share ids like `TIAUSDT`; its
-  `_trade` turns a spot `TIAUSDT` into `TIA/USDT` before the lookup).
-- `info`: the per-symbol facts the feed classes read at run time. Checked in cryptofeed 3.0.1:
-  only Phemex reads info while running (`_apply_symbol_mapping` builds `price_scale` and
-  `api_version` per symbol; `subscribe` picks `trade_p.subscribe` for api_version 2 and `_trade`
-  divides v1 prices by `price_scale`). `instrument_type` is written for every exchange (OKX's
-  `instrument_type()` classmethod reads it), `contract_size`/`is_inverse` for KuCoin futures as its
-  parser does. `tick_size` is not written: no feed reads it while running and `Instrument` has no
-  such field.
+  cryptofeed subscribes with and looks trades up by: the market's `cryptofeed_symbol` hook, the
+  exchange's own id unless the exchange module says otherwise (Bybit spot: `BASE/QUOTE`).
+- `info`: the per-symbol facts the feed classes read at run time. `instrument_type` is written for
+  every exchange (OKX's `instrument_type()` classmethod reads it); the rest comes from the market's
+  `symbol_info` hook (checked in cryptofeed 3.0.1: Phemex's `price_scale` and `api_version`,
+  KuCoin futures' `contract_size`/`is_inverse`). `tick_size` is not written: no feed reads it while
+  running and `Instrument` has no such field.
 
 Several markets share one cryptofeed id (Bybit, OKX, Phemex spot and futures), so `install` MERGES
 into what is already there and never removes a symbol (a running feed may still use it).
@@ -24,17 +21,15 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable
-from decimal import Decimal
 
 from cryptofeed.symbols import Symbols
 
-from recorder.instruments import phemex
+from recorder.exchanges import market_hooks
 from recorder.instruments.model import Instrument
-from recorder.markets import MarketSpec
+from recorder.markets import SPOT, MarketSpec
 
-SPOT = "spot"
 PERPETUAL = "perpetual"
-"""cryptofeed.defines.SPOT / PERPETUAL"""
+"""cryptofeed.defines.PERPETUAL (its SPOT is our `recorder.markets.SPOT`)."""
 
 
 def feed_class(spec: MarketSpec) -> type:
@@ -45,10 +40,7 @@ def feed_class(spec: MarketSpec) -> type:
 
 def exchange_symbol(instrument: Instrument) -> str:
     """The symbol cryptofeed's mapping holds for this instrument (what it subscribes with)."""
-    if instrument.exchange == "bybit" and instrument.market == "spot":
-        base, _, quote = instrument.symbol.rpartition("-")
-        return f"{base}/{quote}"
-    return instrument.native
+    return market_hooks(instrument.exchange, instrument.market).cryptofeed_symbol(instrument)
 
 
 def symbol_data(instruments: Iterable[Instrument]) -> tuple[dict[str, str], dict[str, dict]]:
@@ -56,19 +48,11 @@ def symbol_data(instruments: Iterable[Instrument]) -> tuple[dict[str, str], dict
     mapping: dict[str, str] = {}
     info: dict[str, dict] = {"instrument_type": {}}
     for instrument in instruments:
-        mapping[instrument.symbol] = exchange_symbol(instrument)
-        kind = SPOT if instrument.market == "spot" else PERPETUAL
-        info["instrument_type"][instrument.symbol] = kind
-        if instrument.exchange == "kucoin" and kind == PERPETUAL:
-            contract = Decimal(repr(instrument.amount_factor)) / Decimal(instrument.multiplier)
-            info.setdefault("contract_size", {})[instrument.symbol] = contract
-            info.setdefault("is_inverse", {})[instrument.symbol] = False
-        if instrument.exchange == "phemex":
-            if kind == SPOT:
-                info.setdefault("api_version", {})[instrument.symbol] = 1
-                info.setdefault("price_scale", {})[instrument.symbol] = 10 ** phemex.SPOT_PRICE_SCALE
-            else:
-                info.setdefault("api_version", {})[instrument.symbol] = 2
+        hooks = market_hooks(instrument.exchange, instrument.market)
+        mapping[instrument.symbol] = hooks.cryptofeed_symbol(instrument)
+        info["instrument_type"][instrument.symbol] = SPOT if instrument.market == SPOT else PERPETUAL
+        for key, value in hooks.symbol_info(instrument).items():
+            info.setdefault(key, {})[instrument.symbol] = value
     return mapping, info
 
 

@@ -1,8 +1,9 @@
 """Fetch one market's instrument list over REST and parse it with the exchange's parser.
 
-Every failure (transport, HTTP status, non-JSON body, an exchange error envelope, a payload
-without the expected list) raises `InstrumentFetchError` naming the market and the URL; a bad
-single entry never does (the parser skips and counts it).
+Every failure (transport, HTTP status, non-JSON body, an error envelope as the exchange module's
+`rest_error` reads it, a payload without the expected list) raises `InstrumentFetchError` naming the
+market and the URL; a bad single entry never does (the parser skips and counts it). The endpoint and
+the parser are the exchange module's (`recorder.exchanges`).
 """
 
 from __future__ import annotations
@@ -11,26 +12,16 @@ import json
 import logging
 import ssl as ssl_module
 from collections.abc import Mapping
-from types import ModuleType
 from typing import Any
 
 import aiohttp
 
-from recorder.instruments import binance, bybit, gate, kucoin, okx, phemex
+from recorder.exchanges import EXCHANGES, market_hooks
 from recorder.instruments.common import Endpoint, ParseResult
 from recorder.instruments.model import Instrument
 from recorder.markets import MarketSpec
 
 LOG = logging.getLogger(__name__)
-
-MODULES: dict[str, ModuleType] = {
-    "binance": binance,
-    "bybit": bybit,
-    "okx": okx,
-    "kucoin": kucoin,
-    "gate": gate,
-    "phemex": phemex,
-}
 REQUEST_TIMEOUT_S = 30.0
 MAX_PAGES = 100
 """a cursor that never ends is a payload error, not a reason to loop forever."""
@@ -48,7 +39,7 @@ class InstrumentFetchError(Exception):
 
 
 def endpoint(spec: MarketSpec) -> Endpoint:
-    return MODULES[spec.exchange].ENDPOINTS[spec.market]
+    return market_hooks(spec.exchange, spec.market).instruments
 
 
 def default_rest_base(spec: MarketSpec) -> str:
@@ -58,24 +49,7 @@ def default_rest_base(spec: MarketSpec) -> str:
 
 def parse_payload(spec: MarketSpec, payload: Any) -> ParseResult:
     """Run the market's parser over an already-fetched payload (a list of pages for cursor endpoints)."""
-    return MODULES[spec.exchange].PARSERS[spec.market](payload)
-
-
-def _envelope_error(spec: MarketSpec, payload: Any) -> str | None:
-    """An exchange-level error inside an HTTP 200 (each venue wraps errors differently)."""
-    if not isinstance(payload, Mapping):
-        return None
-    if spec.exchange == "bybit" and payload.get("retCode") not in (0, None):
-        return f"retCode {payload.get('retCode')}: {payload.get('retMsg')}"
-    if spec.exchange == "okx" and str(payload.get("code", "0")) != "0":
-        return f"code {payload.get('code')}: {payload.get('msg')}"
-    if spec.exchange == "kucoin" and str(payload.get("code", "200000")) != "200000":
-        return f"code {payload.get('code')}: {payload.get('msg')}"
-    if spec.exchange == "phemex" and payload.get("code") not in (0, "0", None):
-        return f"code {payload.get('code')}: {payload.get('msg')}"
-    if spec.exchange == "binance" and isinstance(payload.get("code"), int) and payload.get("code") < 0:
-        return f"code {payload.get('code')}: {payload.get('msg')}"
-    return None
+    return market_hooks(spec.exchange, spec.market).parse(payload)
 
 
 def _dig(payload: Any, dotted: str) -> Any:
@@ -104,7 +78,7 @@ async def _get_json(spec: MarketSpec, session: aiohttp.ClientSession, url: str, 
         payload = json.loads(body)
     except ValueError as exc:
         raise InstrumentFetchError(spec.key, shown, f"body is not JSON: {body[:200]!r}") from exc
-    problem = _envelope_error(spec, payload)
+    problem = EXCHANGES[spec.exchange].rest_error(payload)
     if problem:
         raise InstrumentFetchError(spec.key, shown, f"exchange error {problem}")
     return payload

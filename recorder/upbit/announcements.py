@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeIs
 
 import aiohttp
 
+from recorder import backoff
+
 if TYPE_CHECKING:
     from ssl import SSLContext
 
@@ -196,8 +198,9 @@ class StateChange:
 
 
 class Backoff:
-    """Poll delay with jitter, doubling per consecutive failure up to `max_interval`.
+    """Poll delay with jitter, doubling per consecutive failure up to `max_interval`, and the poll state.
 
+    The delay is the shared `recorder.backoff.Backoff` with `interval` as the wait after a success.
     Pure: it never sleeps and takes its randomness from `rand` (uniform in [0, 1)), so tests
     are deterministic. Call `record` after each poll, then sleep `next_delay()`.
     """
@@ -214,14 +217,20 @@ class Backoff:
         self.interval = interval
         self.max_interval = max_interval
         self.jitter = jitter
-        self._rand = rand
+        self._delays = backoff.Backoff(base=interval, cap=max_interval, jitter=(1 - jitter, 1.0), immediate_retry=False, rand=rand)
         self.state: PollState = "ok"
-        self.failures = 0
+
+    @property
+    def failures(self) -> int:
+        return self._delays.failures
 
     def record(self, state: PollState) -> StateChange | None:
         """Record the outcome of one poll; returns the change when the state differs from the last one."""
         previous = self.state
-        self.failures = 0 if state == "ok" else self.failures + 1
+        if state == "ok":
+            self._delays.succeeded()
+        else:
+            self._delays.failed()
         self.state = state
         return None if state == previous else StateChange(previous, state, self.failures)
 
@@ -231,8 +240,7 @@ class Backoff:
         Jitter only shortens the wait, so the configured interval is an upper bound and a notice is
         seen at most one interval (plus the request) after it appears.
         """
-        base = min(self.max_interval, self.interval * 2 ** min(self.failures, 32))
-        return base * (1 - self.jitter * self._rand())
+        return self._delays.delay()
 
 
 def _decode(payload: bytes | str | object, error: type[UpbitError]) -> Any:

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field, replace
 
 import aiohttp
 
-from recorder.backfill import VENUES, BackfillResult, backfill_gap
+from recorder.backfill import BackfillResult, backfill_gap
 from recorder.backfill.base import backfill
-from recorder.feeds import MarketFeeds
+from recorder.exchanges import market_hooks
+from recorder.feeds.market import MarketFeeds
 from recorder.gaps import GapDetector
 from recorder.instruments.fetch import fetch_instruments
 from recorder.instruments.model import Instrument
@@ -220,8 +221,8 @@ async def sequential_markets(keys: list[str]) -> None:
             check_overlap(market.live, wider.rows)
             by_time = market.gap._replace(kind="disconnect", first_missing_id="", last_missing_id="")
             check_time_window(sc, market, await sc.backfill(key, by_time), by_time)
-            paged = await backfill(replace(VENUES[key], page_size=2), market.gap, market.instrument, sc.rest(key),
-                                   sc.session, sc.ssl)
+            venue = market_hooks(market.instrument.exchange, market.instrument.market).backfill
+            paged = await backfill(replace(venue, page_size=2), market.gap, market.instrument, sc.rest(key), sc.session, sc.ssl)
             assert paged.complete and paged.requests >= 4, paged
             assert list(map(content, paged.rows)) == list(map(content, market.result.rows))
 

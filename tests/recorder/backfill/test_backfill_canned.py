@@ -12,8 +12,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from recorder.backfill import VENUES, BackfillResult, backfill_gap, resolved
+from recorder.backfill import BackfillResult, backfill_gap, resolved
 from recorder.backfill.base import RateLimit, TokenBucket
+from recorder.exchanges import market_hooks
 from recorder.instruments.model import Instrument
 from recorder.store.base import GapRow
 
@@ -146,7 +147,7 @@ def test_gate_futures_size_zero_is_dropped_like_the_live_feed_but_accounts_for_i
 def test_error_envelopes_and_wrong_shapes_become_errors(exchange, market, path, body):
     canned = Canned()
     canned.add(path, 200, body)
-    gap = id_gap(exchange, market, 1, 2) if VENUES[f"{exchange}.{market}"].sequential else time_gap(exchange, market, T0, T0 + 10)
+    gap = id_gap(exchange, market, 1, 2) if market_hooks(exchange, market).backfill.sequential else time_gap(exchange, market, T0, T0 + 10)
     result = run(canned, gap, instrument(exchange, market))
     assert (result.rows, result.complete, result.status) == ([], False, "open")
     assert result.error

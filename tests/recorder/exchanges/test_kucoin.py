@@ -1,4 +1,8 @@
-"""KuCoin spot and USDT perpetual instruments (lots × multiplier, XBT), factors against the real cryptofeed."""
+"""KuCoin: instrument parsing and factors against the real cryptofeed, and REST backfill.
+
+Instruments: KuCoin spot and USDT perpetual instruments (lots × multiplier, XBT), factors against the real cryptofeed.
+Backfill: KuCoin spot and futures: the latest-100 endpoints return the held-back trades while recent; live ones come back identical.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ import math
 
 from cryptofeed.symbols import Symbols
 
-from recorder.instruments import kucoin
+from recorder.exchanges import kucoin
 from recorder.instruments.cryptofeed_symbols import install
 from recorder.markets import market
+from tests.recorder.backfill.scenario import recent_markets
 
 
 def contract(symbol, base, multiplier, *, quote="USDT", kind="FFWCSX", status="Open", inverse=False):
@@ -76,3 +81,16 @@ def test_lots_times_multiplier_are_coins(cryptofeed_trades):
     btc = next(i for i in instruments if i.symbol == "BTC-USDT-PERP")
     assert trade.symbol == "BTC-USDT-PERP" and float(trade.price) * btc.price_factor == 97000.5
     assert math.isclose(float(trade.amount) * btc.amount_factor, 0.007, rel_tol=1e-12)
+
+
+def test_kucoin_recent_gaps_are_recovered():
+    asyncio.run(recent_markets(["kucoin.spot", "kucoin.futures"]))
+
+
+def test_replies_are_read_by_parsing_the_frame():
+    read = kucoin.EXCHANGE.read_reply
+    assert read('{"id": "1", "result": false, "message": "unknown action \'x\'"}').rejected
+    assert read('{"type": "error", "code": 400, "message": "invalid json"}').rejected
+    assert not read('{"id": "1", "result": true}').rejected
+    trade = read('{"T": "trade.FUTURES", "P": 1, "d": {"S": "buy", "p": "1", "q": "2", "s": "XBTUSDTM", "ti": "3"}}')
+    assert not (trade.rejected or trade.pong)

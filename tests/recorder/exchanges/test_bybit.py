@@ -1,13 +1,26 @@
-"""Bybit spot and linear instruments (cursor pages), and factors against the real cryptofeed `_trade`."""
+"""Bybit: instrument parsing and factors against the real cryptofeed, and REST backfill.
+
+Instruments: Bybit spot and linear instruments (cursor pages), and factors against the real cryptofeed `_trade`.
+Backfill: Bybit spot and linear: recent-trade returns the held-back trades while they are recent; live ones come back identical.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import math
+import ssl
 
-from recorder.instruments import bybit
+import aiohttp
+
+from recorder.backfill import backfill_gap, resolved
+from recorder.exchanges import bybit
 from recorder.instruments.cryptofeed_symbols import exchange_symbol
-from recorder.markets import market
+from recorder.instruments.fetch import fetch_instruments
+from recorder.markets import BY_KEY, market
+from recorder.simulator.exchanges import ExchangeSimulator
+from recorder.store.base import GapRow
+from tests.conftest import eventually_async
+from tests.recorder.backfill.scenario import recent_markets
 
 
 def linear(symbol, base, status="Trading", contract="LinearPerpetual", quote="USDT", settle="USDT"):
@@ -86,3 +99,60 @@ def test_spot_trade_maps_back_through_cryptofeeds_slash_name(cryptofeed_trades):
     (trade,) = asyncio.run(cryptofeed_trades(market("bybit", "spot"), instruments, [frame],
                                              address="wss://stream.bybit.com/v5/public/spot"))
     assert (trade.symbol, float(trade.amount), float(trade.price), trade.side) == ("TIA-USDT", 1.25, 5.1, "sell")
+
+
+def test_bybit_recent_gaps_are_recovered():
+    asyncio.run(recent_markets(["bybit.spot", "bybit.futures"]))
+
+
+def test_bybit_says_when_a_gap_is_older_than_the_latest_trades():
+    """Spot answers only the latest 60 trades: a window before them is unrecoverable, one across them partial."""
+
+    async def go():
+        key = "bybit.spot"
+        async with ExchangeSimulator(markets=[key], symbols=3, trades_per_second=200, seed=5) as sim:
+            context = ssl.create_default_context(cafile=str(sim.ca_file))
+            rest = sim.endpoint(key)[1]
+            async with aiohttp.ClientSession() as session:
+                instrument = next(i for i in await fetch_instruments(BY_KEY[key], rest, session, ssl=context) if i.base == "C0001")
+
+                def generated() -> list[dict]:
+                    return [r for r in sim.generated_trades(key) if r["native"] == instrument.native]
+
+                await eventually_async(lambda: len(generated()) >= 200, what="200 trades of the coin")
+                sim.pause()
+                trades = generated()
+                answered = trades[-bybit.RECENT["spot"]:]
+                oldest = answered[0]["ts_ns"]
+                later = min(r["ts_ns"] for r in answered if r["ts_ns"] > oldest)
+
+                async def attempt(start: int, end: int):
+                    gap = GapRow(start, end, "bybit", "spot", instrument.symbol, "disconnect", "", "", "open", 0)
+                    result = await backfill_gap(gap, instrument, rest, session, context, slack_ns=0)
+                    expected = [r for r in answered if start <= r["ts_ns"] <= end]
+                    assert len(result.rows) == len(expected), (result, expected)
+                    return result
+
+                gone = await attempt(trades[0]["ts_ns"], trades[10]["ts_ns"])
+                assert (gone.complete, gone.status, gone.error) == (False, "unrecoverable", "")
+                across = await attempt(trades[0]["ts_ns"], later)
+                assert (across.complete, across.status) == (False, "partial") and across.rows
+                recent = await attempt(later, trades[-1]["ts_ns"])
+                assert (recent.complete, recent.status) == (True, "backfilled") and recent.rows
+                assert resolved(GapRow(later, trades[-1]["ts_ns"], "bybit", "spot", instrument.symbol, "silence", "", "", "open", 0),
+                                recent).recovered == len(recent.rows)
+
+    asyncio.run(go())
+
+
+def test_replies_are_read_by_parsing_the_frame():
+    read = bybit.EXCHANGE.read_reply
+    refused = read('{"success": false, "ret_msg": "Invalid symbol :[NOPEUSDT]", "conn_id": "c", "op": "subscribe"}')
+    assert refused.rejected and not refused.pong
+    pong = read('{"success": true, "ret_msg": "pong", "conn_id": "c", "req_id": "1", "op": "ping"}')
+    assert pong.pong and not pong.rejected
+    assert read('{"req_id": "1", "op": "pong", "args": ["1661"], "conn_id": "c"}').pong
+    # a coin called PONG is market data, whatever its text says
+    trade = read('{"topic": "publicTrade.PONGUSDT", "type": "snapshot", "ts": 1, '
+                 '"data": [{"T": 1, "s": "PONGUSDT", "S": "Buy", "v": "1", "p": "2", "i": "x", "success": false}]}')
+    assert not (trade.rejected or trade.pong)

@@ -1,12 +1,17 @@
-"""Gate spot and USDT perpetual instruments (quanto_multiplier), factors against the real cryptofeed."""
+"""Gate: instrument parsing and factors against the real cryptofeed, and REST backfill.
+
+Instruments: Gate spot and USDT perpetual instruments (quanto_multiplier), factors against the real cryptofeed.
+Backfill: Gate spot and USDT futures: a held-back run of trades is detected live and recovered exactly by id (last_id).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import math
 
-from recorder.instruments import gate
+from recorder.exchanges import gate
 from recorder.markets import market
+from tests.recorder.backfill.scenario import sequential_markets
 
 
 def pair(pid, status="tradable"):
@@ -80,3 +85,18 @@ def test_spot_amount_is_coins(cryptofeed_trades):
                         "currency_pair": "BTC_USDT", "amount": "0.0123", "price": "97001.5"}}
     (trade,) = asyncio.run(cryptofeed_trades(market("gate", "spot"), instruments, [frame]))
     assert (trade.symbol, float(trade.amount), float(trade.price), trade.id) == ("BTC-USDT", 0.0123, 97001.5, "309143071")
+
+
+def test_gate_gaps_are_recovered_exactly():
+    asyncio.run(sequential_markets(["gate.spot", "gate.futures"]))
+
+
+def test_replies_are_read_by_parsing_the_frame():
+    read = gate.EXCHANGE.read_reply
+    pong = read('{"time": 1732600000, "channel": "futures.pong", "event": "", "error": null, "result": null}')
+    assert pong.pong and not pong.rejected
+    refused = read('{"time": 1, "channel": "spot.trades", "event": "subscribe", "error": {"code": 2, "message": "invalid argument"}, '
+                   '"result": {"status": "failed"}}')
+    assert refused.rejected and not refused.pong
+    trade = read('{"time": 1, "channel": "spot.trades", "event": "update", "result": {"id": 1, "currency_pair": "PONG_USDT"}}')
+    assert not (trade.rejected or trade.pong)

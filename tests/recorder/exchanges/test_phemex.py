@@ -1,4 +1,8 @@
-"""Phemex spot (scaled amounts) and USDT perps from `data.perpProductsV2`, factors against the real cryptofeed."""
+"""Phemex: instrument parsing and factors against the real cryptofeed, and REST backfill.
+
+Instruments: Phemex spot (scaled amounts) and USDT perps from `data.perpProductsV2`, factors against the real cryptofeed.
+Backfill: Phemex spot and perpetuals: the recent-trades endpoints return the held-back trades with the live path's synthetic ids.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ import math
 
 from cryptofeed.symbols import Symbols
 
-from recorder.instruments import phemex
+from recorder.exchanges import phemex
 from recorder.instruments.cryptofeed_symbols import feed_class, install
 from recorder.markets import market
+from tests.recorder.backfill.scenario import recent_markets
 
 
 def spot(symbol, base, status="Listed", price_scale=8):
@@ -107,3 +112,14 @@ def test_perp_trades_p_are_base_units(cryptofeed_trades):
     pepe = next(i for i in instruments if i.symbol == "1000PEPE-USDT-PERP")
     assert math.isclose(float(trade.price) * pepe.price_factor, 0.0000123, rel_tol=1e-12)
     assert math.isclose(float(trade.amount) * pepe.amount_factor, 40_000, rel_tol=1e-12)
+
+
+def test_phemex_recent_gaps_are_recovered():
+    asyncio.run(recent_markets(["phemex.spot", "phemex.futures"]))
+
+
+def test_replies_are_read_by_parsing_the_frame():
+    read = phemex.EXCHANGE.read_reply
+    assert read('{"error": {"code": 6001, "message": "invalid argument"}, "id": null, "result": null}').rejected
+    answer = read('{"error": null, "id": 1, "result": {"status": "success"}}')
+    assert not (answer.rejected or answer.pong)  # cryptofeed pings Phemex itself and reads the answer

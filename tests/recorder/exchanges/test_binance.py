@@ -1,4 +1,8 @@
-"""Binance spot and USDT-M instrument parsing, and the factors against the real cryptofeed `_trade`."""
+"""Binance: instrument parsing and factors against the real cryptofeed, and REST backfill.
+
+Instruments: Binance spot and USDT-M instrument parsing, and the factors against the real cryptofeed `_trade`.
+Backfill: Binance spot and USDT-M: a held-back run of aggTrades is detected live and recovered exactly by id.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,9 @@ import math
 
 import pytest
 
-from recorder.instruments import binance
+from recorder.exchanges import binance
 from recorder.markets import market
+from tests.recorder.backfill.scenario import sequential_markets
 
 PRICE_FILTER = [{"filterType": "PRICE_FILTER", "minPrice": "0.00000100", "maxPrice": "1000.00000000", "tickSize": "0.00000100"},
                 {"filterType": "LOT_SIZE", "minQty": "0.01", "maxQty": "9000000.00", "stepSize": "0.01"}]
@@ -112,3 +117,16 @@ def test_spot_factor_is_identity(cryptofeed_trades):
     (trade,) = asyncio.run(cryptofeed_trades(market("binance", "spot"), instruments, [frame]))
     tia = next(i for i in instruments if i.symbol == "TIA-USDT")
     assert (float(trade.price) * tia.price_factor, float(trade.amount) * tia.amount_factor, trade.side) == (5.4321, 12.5, "buy")
+
+
+def test_binance_gaps_are_recovered_exactly():
+    asyncio.run(sequential_markets(["binance.spot", "binance.futures"]))
+
+
+def test_replies_are_read_by_parsing_the_frame():
+    read = binance.EXCHANGE.read_reply
+    assert read('{"error": {"code": 2, "msg": "Invalid request: unknown method X"}, "id": 1}').rejected
+    assert not read('{"result": null, "id": 1}').rejected
+    trade = read('{"stream": "tiausdt@aggTrade", "data": {"e": "aggTrade", "s": "TIAUSDT", "a": 7, "p": "5", "q": "1", "m": false}}')
+    assert not (trade.rejected or trade.pong)
+    assert read("not json") is None and read("[1, 2]") is None

@@ -1,157 +1,25 @@
-"""Feeds: endpoint rewriting, sharding, and live runs against local TLS websocket servers.
+"""`MarketFeeds`: subscription reports, and live runs against local TLS websocket servers.
 
 The live tests run the REAL cryptofeed classes through `MarketFeeds` against (a) a tiny
-Binance-style server written here and (b) the project's exchange simulator for all twelve
+Binance-style server (`binance_like`) and (b) the project's exchange simulator for all twelve
 markets. Every wait polls a condition against a deadline; nothing asserts on elapsed time.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
-import json
 import math
 import ssl
-import time
 from collections import Counter, defaultdict
 
 import aiohttp
 import pytest
-import trustme
-from cryptofeed.symbols import Symbols
-from websockets.asyncio.server import serve
 
-from recorder.feeds import (
-    Backoff,
-    MarketFeeds,
-    TLSHTTPConn,
-    connection_cap,
-    feed_subclass,
-    plan_shards,
-    rewrite_url,
-)
-from recorder.instruments.cryptofeed_symbols import install
+from recorder.feeds.market import MarketFeeds
 from recorder.instruments.model import Instrument
 from recorder.markets import MARKETS, market
 from tests.conftest import eventually_async
-
-
-@pytest.fixture(autouse=True)
-def _isolated_symbols():
-    saved = copy.copy(Symbols.data)
-    yield
-    Symbols.data = saved
-
-
-# --- pure pieces ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("url", "base", "expected"), [
-    ("wss://stream.bybit.com/v5/public/spot", "wss://127.0.0.1:8443", "wss://127.0.0.1:8443/v5/public/spot"),
-    ("wss://ws.okx.com:8443/ws/v5/public", "wss://localhost:9000", "wss://localhost:9000/ws/v5/public"),
-    ("wss://x-push-spot.kucoin.com", "wss://127.0.0.1:1", "wss://127.0.0.1:1"),
-    ("https://api.bybit.com/v5/market/instruments-info?category=spot", "http://127.0.0.1:80",
-     "http://127.0.0.1:80/v5/market/instruments-info?category=spot"),
-    ("wss://api.gateio.ws/ws/v4/", None, "wss://api.gateio.ws/ws/v4/"),
-    ("wss://fstream.binance.com", "wss://proxy.local/prefix/", "wss://proxy.local/prefix"),
-])
-def test_rewrite_url_keeps_path(url, base, expected):
-    assert rewrite_url(url, base) == expected
-
-
-def test_feed_subclass_rewrites_every_endpoint_and_carries_tls():
-    context = ssl.create_default_context()
-    for spec in MARKETS:
-        cls = feed_subclass(spec, ws_base="wss://127.0.0.1:7000", rest_base="http://127.0.0.1:7001", ssl=context,
-                            connection_limit=connection_cap(spec, 100))
-        assert cls.websocket_endpoints, spec.key
-        for endpoint in cls.websocket_endpoints:
-            assert endpoint.address.startswith("wss://127.0.0.1:7000"), (spec.key, endpoint.address)
-            assert endpoint.options["ssl"] is context
-        for endpoint in cls.rest_endpoints:
-            assert endpoint.address == "http://127.0.0.1:7001"
-        assert cls.id == spec.cryptofeed_id
-    bybit = feed_subclass(market("bybit", "spot"), ws_base="wss://h:1")
-    assert [e.address.rsplit("/", 1)[-1] for e in bybit.websocket_endpoints] == ["linear", "inverse", "spot"]
-    assert bybit.keepalive_interval == 20.0
-    phemex = feed_subclass(market("phemex", "futures"), connection_limit=20)
-    assert phemex.websocket_endpoints[0].limit == 20 and phemex.websocket_endpoints[0].address == "wss://ws.phemex.com"
-
-
-def _names(n: int, prefix: str = "C") -> list[str]:
-    return [f"{prefix}{i:05d}-USDT" for i in range(n)]
-
-
-def test_3000_symbols_are_all_assigned_exactly_once():
-    symbols = _names(3000)
-    plan = plan_shards(market("gate", "spot"), symbols, 100)
-    assigned = [s for feed in plan for conn in feed for s in conn]
-    assert sorted(assigned) == sorted(symbols) and len(plan) == 30 and all(len(feed) == 1 for feed in plan)
-    binance = plan_shards(market("binance", "spot"), symbols, None)
-    assert [len(f[0]) for f in binance] == [1024, 1024, 952]
-
-
-def test_kucoin_450_symbols_need_3_instances():
-    plan = plan_shards(market("kucoin", "spot"), _names(450), None)
-    assert [sum(map(len, feed)) for feed in plan] == [200, 200, 50]
-    assert len(plan_shards(market("kucoin", "futures"), _names(450), 100)) == 5
-
-
-def test_phemex_250_symbols_need_3_instances_of_connections_up_to_20():
-    plan = plan_shards(market("phemex", "futures"), _names(250), 100)
-    assert len(plan) == 3
-    assert [sum(map(len, feed)) for feed in plan] == [100, 100, 50]
-    assert all(len(conn) <= 20 for feed in plan for conn in feed)
-    assert sum(len(feed) for feed in plan) == 13
-
-
-def test_phemex_cryptofeed_splits_an_instance_like_the_plan():
-    spec = market("phemex", "futures")
-    instruments = [Instrument("phemex", "futures", f"C{i:04d}-USDT-PERP", f"C{i:04d}USDT", f"C{i:04d}", "USDT") for i in range(100)]
-    install(spec, instruments)
-    cls = feed_subclass(spec, connection_limit=connection_cap(spec, 100))
-    (planned,) = plan_shards(spec, [i.symbol for i in instruments], 100)
-
-    async def cb(trade, ts):
-        return None
-
-    feed = cls(pw_runtime=None, symbols=[i.symbol for i in instruments], channels=["trades"], callbacks={"trades": cb},
-               config={"log": {"disabled": True}})
-    actual = [list(feed._pw_symbols_of(conn)) for conn, _, _ in feed.connect()]
-    assert actual == planned and len(actual) == 5
-
-
-def test_cryptofeed_never_loads_symbols_itself_and_http_uses_our_tls():
-    spec = market("gate", "spot")
-    context = ssl.create_default_context()
-    cls = feed_subclass(spec, rest_base="http://127.0.0.1:9", ssl=context)
-    Symbols.data.pop(spec.cryptofeed_id, None)
-    with pytest.raises(RuntimeError, match="must be installed"):
-        asyncio.run(cls.load_symbols())
-    install(spec, [Instrument("gate", "spot", "TIA-USDT", "TIA_USDT", "TIA", "USDT")])
-
-    async def cb(trade, ts):
-        return None
-
-    feed = cls(pw_runtime=None, symbols=["TIA-USDT"], channels=["trades"], callbacks={"trades": cb}, config={"log": {"disabled": True}})
-    assert isinstance(feed.http_conn, TLSHTTPConn) and feed.http_conn._ssl is context
-
-
-def test_backoff_is_capped_and_resets_after_a_healthy_session():
-    backoff = Backoff(base=1.0, cap=30.0, healthy_after=30.0)
-    assert backoff.delay() == 0.0
-    backoff.failed()
-    assert backoff.delay() == 0.0                      # the first retry is immediate
-    backoff.failed()
-    assert 0.8 <= backoff.delay() <= 1.2
-    for _ in range(198):
-        backoff.failed()
-        assert backoff.delay() <= 30.0
-    assert backoff.delay() >= 30.0 * 0.8
-    backoff.session_ended(5.0)
-    assert backoff.failures == 201
-    backoff.session_ended(60.0)
-    assert backoff.failures == 0 and backoff.delay() == 0.0
+from tests.recorder.feeds.binance_like import BinanceLike, binance_spot
 
 
 def test_unsupported_bybit_spot_quote_is_reported_not_dropped():
@@ -170,7 +38,6 @@ def test_unsupported_bybit_spot_quote_is_reported_not_dropped():
     report = asyncio.run(go())
     assert report.listed == 2 and list(report.not_subscribed) == ["TIA-MNT"]
     assert "NOT subscribed" in str(report)
-
 
 def test_a_symbol_counts_as_carried_only_while_a_connection_that_holds_it_is_up():
     spec = market("bybit", "spot")
@@ -192,67 +59,6 @@ def test_a_symbol_counts_as_carried_only_while_a_connection_that_holds_it_is_up(
         return seen
 
     assert asyncio.run(go()) == [{"AAA-USDT", "BBB-USDT", "CCC-USDT"}, {"CCC-USDT"}, set(), {"AAA-USDT", "BBB-USDT"}]
-
-
-# --- a tiny Binance-style TLS server ------------------------------------------------------------
-
-
-class BinanceLike:
-    """Combined-stream server: one aggTrade per subscribed stream every `period` seconds; first frame malformed."""
-
-    def __init__(self, period: float = 0.05) -> None:
-        self.period = period
-        self.ca = trustme.CA()
-        self.server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self.ca.issue_cert("127.0.0.1").configure_cert(self.server_ctx)
-        self.paths: list[str] = []
-        self.connections: list = []
-        self.refuse = False
-        self.trade_id = 0
-        self.server = None
-        self.port = 0
-
-    async def handler(self, connection) -> None:
-        path = connection.request.path
-        if self.refuse:
-            await connection.close(1013, "try again later")
-            return
-        self.paths.append(path)
-        self.connections.append(connection)
-        streams = path.split("streams=", 1)[1].split("/") if "streams=" in path else []
-        await connection.send(json.dumps({"result": None, "id": 1}))  # not a stream frame: cryptofeed raises on it
-        while True:
-            for stream in streams:
-                self.trade_id += 1
-                symbol = stream.split("@")[0].upper()
-                data = {"e": "aggTrade", "E": int(time.time() * 1000), "s": symbol, "a": self.trade_id, "p": "2.5", "q": "4",
-                        "f": 1, "l": 1, "T": int(time.time() * 1000), "m": False}
-                await connection.send(json.dumps({"stream": stream, "data": data}))
-            await asyncio.sleep(self.period)
-
-    async def __aenter__(self) -> BinanceLike:
-        self.server = await serve(self.handler, "127.0.0.1", 0, ssl=self.server_ctx)
-        self.port = self.server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        self.server.close()
-        await self.server.wait_closed()
-
-    def ca_file(self, tmp_path) -> str:
-        path = tmp_path / "ca.pem"
-        self.ca.cert_pem.write_to_path(str(path))
-        return str(path)
-
-    async def drop_all(self) -> None:
-        for connection in list(self.connections):
-            await connection.close(1011, "going away")
-        self.connections.clear()
-
-
-def binance_spot(*bases: str) -> list[Instrument]:
-    return [Instrument("binance", "spot", f"{b}-USDT", f"{b}USDT", b, "USDT") for b in bases]
-
 
 def test_live_trades_lifecycle_events_and_reconnect(tmp_path):
     spec = market("binance", "spot")
@@ -295,7 +101,6 @@ def test_live_trades_lifecycle_events_and_reconnect(tmp_path):
 
     asyncio.run(go())
 
-
 def test_refused_connections_retry_with_capped_backoff_until_the_server_returns(tmp_path):
     spec = market("binance", "spot")
 
@@ -323,7 +128,6 @@ def test_refused_connections_retry_with_capped_backoff_until_the_server_returns(
 
     asyncio.run(go())
 
-
 def test_unreachable_host_never_stops_and_stop_is_prompt(tmp_path):
     spec = market("binance", "spot")
 
@@ -342,7 +146,6 @@ def test_unreachable_host_never_stops_and_stop_is_prompt(tmp_path):
         assert feeds.shards[0].task.done() and not feeds.shards[0].task.cancelled()
 
     asyncio.run(go())
-
 
 def test_remove_instruments_moves_the_others_to_a_new_connection_before_closing_the_old_one(tmp_path):
     spec = market("binance", "spot")
@@ -373,7 +176,6 @@ def test_remove_instruments_moves_the_others_to_a_new_connection_before_closing_
 
     asyncio.run(go())
 
-
 def test_removal_merges_instances_left_less_than_full_so_churn_never_fragments_connections(tmp_path):
     spec = market("binance", "spot")
 
@@ -397,7 +199,6 @@ def test_removal_merges_instances_left_less_than_full_so_churn_never_fragments_c
     shards, carried = asyncio.run(go())
     assert shards == [["AAA-USDT", "BBB-USDT"], ["DDD-USDT", "EEE-USDT"]]
     assert carried == {"AAA-USDT", "BBB-USDT", "DDD-USDT", "EEE-USDT"}
-
 
 def test_add_instruments_starts_an_extra_instance_and_leaves_the_others(tmp_path):
     spec = market("binance", "spot")
@@ -423,10 +224,6 @@ def test_add_instruments_starts_an_extra_instance_and_leaves_the_others(tmp_path
             await feeds.stop()
 
     asyncio.run(go())
-
-
-# --- all twelve markets against the exchange simulator -------------------------------------------
-
 
 def test_every_market_end_to_end_against_the_simulator():
     simulator = pytest.importorskip("recorder.simulator.exchanges")
@@ -480,7 +277,6 @@ def test_every_market_end_to_end_against_the_simulator():
                     assert instrument.base == candidates[0]["base"]
 
     asyncio.run(go())
-
 
 def test_exchange_rejections_are_counted_and_logged_loudly(caplog):
     simulator = pytest.importorskip("recorder.simulator.exchanges")
