@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bench.common import summary, upbit_poll_times
 from bench.live import random_titles
+from recorder.clock import MS
 
 
 class _UpbitThread:
@@ -99,8 +100,8 @@ async def _measure(n: int, base_url: str, upbit: _UpbitThread, data_dir: Path, p
                 await asyncio.wait_for(arrived.wait(), timeout=10 * (interval + jitter) + 10)
                 detected = triggered[notice_id]
                 poll = max(p for p in poll_starts if p <= detected)
-                rows.append({"latency_ms": (detected - published) / 1e6, "wait_ms": max(0, poll - published) / 1e6,
-                             "processing_ms": (detected - poll) / 1e6})
+                rows.append({"latency_ms": (detected - published) / MS, "wait_ms": max(0, poll - published) / MS,
+                             "processing_ms": (detected - poll) / MS})
         finally:
             stop.set()
             await task

@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 from bench.common import RESULTS, SEED, SYNTHETIC, median, simulated_universe, summary
+from recorder.clock import S
 
-S = 1_000_000_000
 COIN = "C0007"
 WINDOW_TRADES = 100_000
 BACKGROUND_RATE = 5_000

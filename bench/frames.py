@@ -11,6 +11,7 @@ import time
 import types
 from dataclasses import dataclass, field
 
+from recorder.clock import S
 from recorder.simulator.exchanges import ExchangeSimulator
 from recorder.simulator.exchanges.venue import dumps
 
@@ -50,10 +51,10 @@ def generate(universe, total_trades: int, *, rate: float = 2.0, symbols: int, se
     wanted = {key: {i.native for i in universe.instruments(key)} for key in keys}
     conn = types.SimpleNamespace(state={"combined": True})
     frames = Frames(trades=dict.fromkeys(keys, 0))
-    t0 = time.time_ns() - 3600 * 1_000_000_000
+    t0 = time.time_ns() - 3600 * S
     tick = 0
     while frames.total_trades < total_trades:
-        now_ns = t0 + tick * int(TICK_S * 1e9)
+        now_ns = t0 + tick * int(TICK_S * S)
         tick += 1
         for key, server in servers.items():
             groups: dict[str, list] = {}

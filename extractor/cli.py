@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from recorder.clock import S
 from recorder.config import Config, parse_duration
 
 TICKER = re.compile(r"^[A-Z0-9]{1,15}$")
@@ -25,7 +26,7 @@ def _duration(_ctx, param, value):
 
 def wait_for(deadline_ns: int, label: str) -> None:
     """Sleep until `deadline_ns`, showing a countdown on stderr (the window is not complete yet)."""
-    while (remaining := (deadline_ns - time.time_ns()) / 1e9) > 0:
+    while (remaining := (deadline_ns - time.time_ns()) / S) > 0:
         click.echo(f"\r{label}: waiting {remaining:5.1f}s for the window to close ", err=True, nl=False)
         time.sleep(min(1.0, remaining))
     click.echo("", err=True)
@@ -47,7 +48,7 @@ def run_extract(config: Config, symbol: str, at: str, tz: str, before: float | N
         fail(f"--at: {exc}")
     request = EventRequest(coin, announced, before if before is not None else config.extraction.before,
                            after if after is not None else config.extraction.after, notice_id=notice_id, title=title)
-    ready_at = request.end_ns + round(config.extraction.settle * 1e9)
+    ready_at = request.end_ns + round(config.extraction.settle * S)
     if ready_at > time.time_ns():
         if not wait:
             fail("the window has not closed yet (drop --no-wait to wait for it)")

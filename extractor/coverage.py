@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from recorder.clock import S
 from recorder.instruments.common import coin_identity
 from recorder.store.base import CoverageRow, GapRow
 
@@ -74,7 +75,7 @@ def uncovered(intervals: list[tuple[int, int]], start: int, end: int) -> list[tu
     return [(lo, hi) for lo, hi in holes if lo < hi]
 
 
-REPAIR_SLACK_NS = 1_000_000_000
+REPAIR_SLACK_NS = S
 
 
 def _repair_of(repairs: list[GapRow], symbol: str, lo: int, hi: int) -> GapRow | None:

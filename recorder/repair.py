@@ -16,6 +16,7 @@ import aiohttp
 
 from extractor.coverage import sessions, symbol_coin, uncovered
 from recorder.backfill import backfill_gap, resolved
+from recorder.clock import S
 from recorder.config import Config
 from recorder.instruments.fetch import default_rest_base
 from recorder.instruments.model import Instrument
@@ -24,7 +25,6 @@ from recorder.store.base import GapRow, Store
 from recorder.writer import StoreWriter
 
 LOG = logging.getLogger(__name__)
-S = 1_000_000_000
 QUEUE_LIMIT = 20_000
 
 

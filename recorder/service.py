@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from recorder.clock import S
 from recorder.config import Config
 from recorder.loops import LoopThread
 from recorder.markets import MarketSpec
@@ -39,7 +40,6 @@ from recorder.watcher import ListingWatcher, Trigger
 from recorder.writer import release_free_memory
 
 LOG = logging.getLogger(__name__)
-S = 1_000_000_000
 T = TypeVar("T")
 TICK_S = 0.25
 """the ingest loop stamps a tick this often; /status reports how long it has gone without one"""

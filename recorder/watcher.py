@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from recorder.clock import MS, S
 from recorder.config import Config, ExtractionConfig
 from recorder.markets import MARKETS
 from recorder.store.base import NoticeRow, Store, TriggerRow
@@ -27,7 +28,6 @@ from recorder.upbit.announcements import Backoff, Notice, classify_error, fetch_
 from recorder.upbit.titles import ParsedTitle, parse_title
 
 LOG = logging.getLogger(__name__)
-S = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Trigger:
 
     @property
     def latency_ms(self) -> int:
-        return (self.detected_ns - self.announced_ns) // 1_000_000
+        return (self.detected_ns - self.announced_ns) // MS
 
     def ready_ns(self, extraction: ExtractionConfig) -> int:
         """When the window can be extracted: the announcement + `after` + `settle`."""

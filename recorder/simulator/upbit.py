@@ -21,7 +21,8 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from recorder.upbit.announcements import ANNOUNCEMENTS_PATH, KST, MARKET_ALL_PATH
+from recorder.clock import KST
+from recorder.upbit.announcements import ANNOUNCEMENTS_PATH, MARKET_ALL_PATH
 
 Failure = int | Literal["garbage"]
 

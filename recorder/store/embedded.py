@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from recorder.clock import S
 from recorder.store.base import CoverageRow, GapRow, NoticeRow, TriggerRow
 from recorder.store.schema import migrations
 from recorder.trade_row import TRADE_COLUMNS, TRADE_SCHEMA, TradeRow
-
-_NS_PER_S = 1_000_000_000
 
 
 class EmbeddedStore:
@@ -26,7 +25,7 @@ class EmbeddedStore:
         if not create and not self.path.exists():
             raise FileNotFoundError(f"embedded store {self.path} does not exist (has the recorder run with this config?)")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.retention_ns = int(retention_s * _NS_PER_S)
+        self.retention_ns = int(retention_s * S)
         self._local = threading.local()
         self._migrate()
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from extractor.timeparse import TimeParseError, folder_stamp, iso_utc, parse_at, zone
+from extractor.timeparse import TimeParseError, folder_stamp, parse_at, zone
+from recorder.clock import iso_utc
 
 NS = 1_000_000_000
 EXPECTED = 1_795_000_000 * NS  # 2026-11-18T11:06:40Z = 20:06:40 KST
