@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from recorder.clock import S
-from recorder.store.base import CoverageRow, GapRow, NoticeRow, TriggerRow
+from recorder.store.base import CoverageRow, GapRow, NoticeRow, TriggerRow, with_session_ups
 from recorder.store.schema import migrations
 from recorder.trade_row import TRADE_COLUMNS, TRADE_SCHEMA, TradeRow
 
@@ -86,15 +86,8 @@ class EmbeddedStore:
             "SELECT * FROM coverage WHERE exchange = ? AND market = ? AND ts >= ? AND ts <= ?",
             (exchange, market, start_ns, end_ns),
         ).fetchall()
-        conn_ids = sorted({row[3] for row in rows})
-        ups = []
-        for i in range(0, len(conn_ids), 500):
-            chunk = conn_ids[i : i + 500]
-            ups += conn.execute(
-                f"SELECT * FROM coverage WHERE state = 'up' AND conn_id IN ({','.join('?' * len(chunk))})", chunk
-            ).fetchall()
-        merged = {tuple(row) for row in rows} | {tuple(row) for row in ups}
-        return sorted(CoverageRow(*row) for row in merged)
+        return with_session_ups(rows, lambda chunk: conn.execute(
+            f"SELECT * FROM coverage WHERE state = 'up' AND conn_id IN ({','.join('?' * len(chunk))})", chunk), 500)
 
     def write_gaps(self, rows: Sequence[GapRow]) -> None:
         self._write("INSERT OR REPLACE INTO gaps VALUES (?,?,?,?,?,?,?,?,?,?)", rows)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from extractor.coverage import sessions
 from recorder.coverage import CoverageTracker
+from recorder.coverage_sessions import sessions
 
 
 @dataclass(frozen=True)
