@@ -106,10 +106,10 @@ async def simulated_universe(symbols: int = SYNTHETIC, markets: list[str] | None
     """The universe the recorder would build against the simulator (real REST fetch and instrument parsers)."""
     from recorder.markets import MARKETS
     from recorder.record import fetch_universe
-    from recorder.simulator.exchanges import ExchangeSimulator
-    from recorder.simulator.upbit import FakeUpbit
-    from recorder.simulator.wiring import simulator_config
     from recorder.tls import client_ssl_context
+    from simulator.exchanges import ExchangeSimulator
+    from simulator.upbit import FakeUpbit
+    from simulator.wiring import simulator_config
 
     specs = [s for s in MARKETS if markets is None or s.key in markets]
     with tempfile.TemporaryDirectory(prefix="pumpwatch-bench-universe-") as tmp:

@@ -27,7 +27,7 @@ class _UpbitThread:
     """FakeUpbit on its own loop in a thread; `publish` is thread-safe and returns the publish time."""
 
     def __init__(self) -> None:
-        from recorder.simulator.upbit import FakeUpbit
+        from simulator.upbit import FakeUpbit
 
         self.fake = FakeUpbit(krw_coins=("BTC", "ETH"))
         self.loop = asyncio.new_event_loop()

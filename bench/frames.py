@@ -12,8 +12,8 @@ import types
 from dataclasses import dataclass, field
 
 from recorder.clock import S
-from recorder.simulator.exchanges import ExchangeSimulator
-from recorder.simulator.exchanges.venue import dumps
+from simulator.exchanges import ExchangeSimulator
+from simulator.exchanges.venue import dumps
 
 TICK_S = 0.05
 

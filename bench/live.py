@@ -39,8 +39,8 @@ def _sim_main(pipe, symbols: int, rate: float, seed: int) -> None:
 
 
 async def _sim_async(pipe, symbols: int, rate: float, seed: int) -> None:
-    from recorder.simulator.exchanges import ExchangeSimulator
-    from recorder.simulator.upbit import FakeUpbit
+    from simulator.exchanges import ExchangeSimulator
+    from simulator.upbit import FakeUpbit
 
     sim = ExchangeSimulator(None, symbols, rate, seed, tick_interval=0.05, history_limit=50, truth_limit=0)
     sent: Counter[str] = Counter()
@@ -102,7 +102,7 @@ def _upbit_main(pipe) -> None:
 
 async def _upbit_async(pipe) -> None:
     """The fake Upbit alone, as a remote server is: its answers do not wait for the simulator's busy loop."""
-    from recorder.simulator.upbit import FakeUpbit
+    from simulator.upbit import FakeUpbit
 
     upbit = FakeUpbit(krw_coins=KRW_COINS)
     await upbit.start()
@@ -137,7 +137,7 @@ def _recorder_main(pipe, samples, mode: str, sim_info: dict, data_dir: str, poll
 
 
 def _config(sim_info: dict, data_dir: Path, poll_interval: float | None):
-    from recorder.simulator.wiring import simulator_config
+    from simulator.wiring import simulator_config
 
     extra = {"upbit": {"poll_interval": f"{round(poll_interval * 1000)}ms"}} if poll_interval else {}
     return simulator_config(_Endpoints(sim_info["endpoints"], sim_info["ca_file"]), sim_info["upbit"], data_dir, **extra)

@@ -38,7 +38,7 @@ import yaml
 from bench.common import KRW_COINS, RESULTS, SEED, SYMBOLS_PER_MARKET, SYNTHETIC, machine_info, median
 from bench.live import _Endpoints, _sim_main
 from recorder.config import parse_duration
-from recorder.simulator.wiring import merge, simulator_overrides
+from simulator.wiring import merge, simulator_overrides
 
 CHURN_COINS = 10
 STORM_REFUSE_S = 3.0

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from recorder.clock import S
 from recorder.service import Service
-from recorder.simulator.exchanges import ExchangeSimulator
-from recorder.simulator.upbit import FakeUpbit
-from recorder.simulator.wiring import simulator_config
+from simulator.exchanges import ExchangeSimulator
+from simulator.upbit import FakeUpbit
+from simulator.wiring import simulator_config
 
 COIN = "C0003"
 TITLE = f"데모코인({COIN}) KRW, USDT 마켓 디지털 자산 추가"

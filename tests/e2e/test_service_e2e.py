@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from recorder.cli import cli
 from recorder.service import Service
-from recorder.simulator.exchanges import ExchangeSimulator
-from recorder.simulator.upbit import FakeUpbit
-from recorder.simulator.wiring import simulator_config
+from simulator.exchanges import ExchangeSimulator
+from simulator.upbit import FakeUpbit
+from simulator.wiring import simulator_config
 from tests.conftest import drop_questdb_namespace, eventually_async, questdb_overrides, questdb_test_prefix, store_kinds
 
 

@@ -429,7 +429,7 @@ def test_add_instruments_starts_an_extra_instance_and_leaves_the_others(tmp_path
 
 
 def test_every_market_end_to_end_against_the_simulator():
-    simulator = pytest.importorskip("recorder.simulator.exchanges")
+    simulator = pytest.importorskip("simulator.exchanges")
     from recorder.instruments.fetch import fetch_instruments
 
     async def go():
@@ -483,7 +483,7 @@ def test_every_market_end_to_end_against_the_simulator():
 
 
 def test_exchange_rejections_are_counted_and_logged_loudly(caplog):
-    simulator = pytest.importorskip("recorder.simulator.exchanges")
+    simulator = pytest.importorskip("simulator.exchanges")
     from recorder.instruments.fetch import fetch_instruments
 
     spec = market("bybit", "futures")

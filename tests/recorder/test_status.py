@@ -19,11 +19,11 @@ from recorder.markets import BY_KEY, MARKETS
 from recorder.normalize import Normalizer
 from recorder.record import MarketState, Recorder
 from recorder.service import Service
-from recorder.simulator.upbit import FakeUpbit
 from recorder.status import metrics_text, process_figures
 from recorder.status_table import render
 from recorder.store.embedded import EmbeddedStore
 from recorder.upbit.announcements import KST
+from simulator.upbit import FakeUpbit
 from tests.conftest import eventually
 
 S = 1_000_000_000

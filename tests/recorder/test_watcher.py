@@ -11,10 +11,10 @@ import aiohttp
 import pytest
 
 from recorder.config import Config
-from recorder.simulator.upbit import FakeUpbit
 from recorder.store.embedded import EmbeddedStore
 from recorder.upbit.announcements import KST
 from recorder.watcher import ListingWatcher
+from simulator.upbit import FakeUpbit
 from tests.conftest import eventually_async
 
 S = 1_000_000_000

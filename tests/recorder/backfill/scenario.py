@@ -24,9 +24,9 @@ from recorder.instruments.fetch import fetch_instruments
 from recorder.instruments.model import Instrument
 from recorder.markets import BY_KEY
 from recorder.normalize import Normalizer
-from recorder.simulator.exchanges import ExchangeSimulator
 from recorder.store.base import GapRow
 from recorder.trade_row import TradeRow
+from simulator.exchanges import ExchangeSimulator
 from tests.conftest import eventually_async
 
 SKIP = 5

@@ -10,8 +10,8 @@ import aiohttp
 from recorder.backfill import backfill_gap
 from recorder.instruments.fetch import fetch_instruments
 from recorder.markets import BY_KEY
-from recorder.simulator.exchanges import ExchangeSimulator
 from recorder.store.base import GapRow
+from simulator.exchanges import ExchangeSimulator
 from tests.conftest import eventually_async
 from tests.recorder.backfill.scenario import sequential_markets
 

@@ -20,10 +20,10 @@ from decimal import Decimal
 
 from aiohttp import WSMsgType, web
 
-from recorder.simulator.exchanges.model import Coin, Listing, SimTrade
-from recorder.simulator.exchanges.pricing import PriceModel
-from recorder.simulator.exchanges.truth import TruthLog, normalize
-from recorder.simulator.exchanges.venue import Message, Venue, dumps
+from simulator.exchanges.model import Coin, Listing, SimTrade
+from simulator.exchanges.pricing import PriceModel
+from simulator.exchanges.truth import TruthLog, normalize
+from simulator.exchanges.venue import Message, Venue, dumps
 
 LOG = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 
-from recorder.simulator.exchanges.model import SimTrade
+from simulator.exchanges.model import SimTrade
 
 
 def normalize(trade: SimTrade) -> dict:

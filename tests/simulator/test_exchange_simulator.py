@@ -32,7 +32,7 @@ from cryptofeed.feed import Feed
 from cryptofeed.symbols import Symbols
 
 from recorder.markets import BY_KEY, MARKETS
-from recorder.simulator.exchanges import VENUES, ExchangeSimulator, Listing, client_ssl_context
+from simulator.exchanges import VENUES, ExchangeSimulator, Listing, client_ssl_context
 from tests.conftest import eventually_async
 
 ALL = [spec.key for spec in MARKETS]
@@ -517,7 +517,7 @@ def test_command_line_prints_endpoints_and_ca() -> None:
 
 async def command_line() -> None:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "recorder.simulator.exchanges", "--markets", "gate.spot,okx.futures", "--symbols", "1",
+        sys.executable, "-m", "simulator.exchanges", "--markets", "gate.spot,okx.futures", "--symbols", "1",
         stdout=asyncio.subprocess.PIPE)
     assert process.stdout is not None
     try:

@@ -15,18 +15,18 @@ from pathlib import Path
 from types import TracebackType
 
 from recorder.markets import BY_KEY, MARKETS
-from recorder.simulator.exchanges.binance import BinanceFutures, BinanceSpot
-from recorder.simulator.exchanges.bybit import BybitLinear, BybitSpot
-from recorder.simulator.exchanges.gate import GateFutures, GateSpot
-from recorder.simulator.exchanges.kucoin import KucoinFutures, KucoinSpot
-from recorder.simulator.exchanges.model import FIXED_COINS, Listing, synthetic_coins
-from recorder.simulator.exchanges.okx import OkxSpot, OkxSwap
-from recorder.simulator.exchanges.phemex import PhemexPerpetual, PhemexSpot
-from recorder.simulator.exchanges.pricing import Jump, PriceModel, PricePath
-from recorder.simulator.exchanges.server import MALFORMED_KINDS, MarketServer
-from recorder.simulator.exchanges.tls import server_ssl_context
-from recorder.simulator.exchanges.truth import TruthLog
-from recorder.simulator.exchanges.venue import Venue
+from simulator.exchanges.binance import BinanceFutures, BinanceSpot
+from simulator.exchanges.bybit import BybitLinear, BybitSpot
+from simulator.exchanges.gate import GateFutures, GateSpot
+from simulator.exchanges.kucoin import KucoinFutures, KucoinSpot
+from simulator.exchanges.model import FIXED_COINS, Listing, synthetic_coins
+from simulator.exchanges.okx import OkxSpot, OkxSwap
+from simulator.exchanges.phemex import PhemexPerpetual, PhemexSpot
+from simulator.exchanges.pricing import Jump, PriceModel, PricePath
+from simulator.exchanges.server import MALFORMED_KINDS, MarketServer
+from simulator.exchanges.tls import server_ssl_context
+from simulator.exchanges.truth import TruthLog
+from simulator.exchanges.venue import Venue
 
 VENUES: dict[str, type[Venue]] = {
     venue.key: venue

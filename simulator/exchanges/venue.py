@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiohttp import web
 
+from recorder.clock import MS
 from recorder.markets import BY_KEY, MarketSpec
-from recorder.simulator.exchanges.model import Coin, Listing, SimTrade
+from simulator.exchanges.model import Coin, Listing, SimTrade
 
 if TYPE_CHECKING:
-    from recorder.simulator.exchanges.server import Connection, MarketServer
+    from simulator.exchanges.server import Connection, MarketServer
 
 Message = dict[str, Any] | list[Any] | str
 """A JSON-able object, or text sent as is."""
@@ -35,7 +36,7 @@ class Venue:
     ws_paths: ClassVar[tuple[str, ...]]
     heartbeat: ClassVar[float | None] = None
     """seconds between server-sent protocol pings; None when the exchange expects client pings."""
-    ts_unit_ns: ClassVar[int] = 1_000_000
+    ts_unit_ns: ClassVar[int] = MS
     """the resolution of the exchange's trade times (ms for most)."""
 
     def __init__(self, market: MarketServer) -> None:
