@@ -139,7 +139,7 @@ class Stopwatch:
 @contextlib.contextmanager
 def upbit_poll_times() -> Iterator[list[int]]:
     """Wall-clock ns at which each Upbit poll starts, recorded by wrapping the watcher's page fetch (the request is unchanged)."""
-    import recorder.watcher as watcher_module
+    import pumpwatch.watcher as watcher_module
 
     starts: list[int] = []
     real_fetch = watcher_module.fetch_page

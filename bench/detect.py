@@ -65,7 +65,7 @@ def ms(seconds: float) -> str:
 
 async def _measure(n: int, base_url: str, upbit: _UpbitThread, data_dir: Path, poll_interval: float | None,
                    poll_jitter: float | None) -> dict:
-    import recorder.watcher as watcher_module
+    import pumpwatch.watcher as watcher_module
     from recorder.config import Config
     from recorder.store.embedded import EmbeddedStore
 

@@ -203,8 +203,8 @@ async def _service_async(pipe, samples, mode: str, sim_info: dict, data_dir: Pat
 
 
 async def _run_service(pipe, samples, sim_info: dict, data_dir: Path, poll_interval: float | None, poll_starts: list[int]) -> None:
+    from pumpwatch.service import Service
     from recorder.markets import MARKETS
-    from recorder.service import Service
 
     triggers: list[tuple[int, int, str, int]] = []
 

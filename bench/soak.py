@@ -1,7 +1,7 @@
 """`make soak` (`python -m bench.soak --duration 30m`): the service as users run it, for a long time, with trouble.
 
 The simulator (12 markets, 475 recorded symbols each: 5,700) trades steadily in one process; the
-real service (`python -m recorder run`, embedded store) records it in another. During the run:
+real service (`python -m pumpwatch run`, embedded store) records it in another. During the run:
 
 - a reconnect storm every `--storm-every`: every market's sockets closed, upgrades refused for 3 s;
 - one store outage of `--outage` at 40 % of the run: another process holds SQLite's write lock
@@ -71,7 +71,7 @@ class Soak:
         raw = merge(raw, simulator_overrides(_Endpoints(info["endpoints"], info["ca_file"]), info["upbit"]))
         config = self.dir / "soak.yaml"
         config.write_text(yaml.safe_dump(raw))
-        self.service = subprocess.Popen([sys.executable, "-m", "recorder", "run", "--config", str(config)],
+        self.service = subprocess.Popen([sys.executable, "-m", "pumpwatch", "run", "--config", str(config)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.store = self.dir / "data" / "pumpwatch.sqlite"
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pumpwatch.service import Service
 from recorder.clock import S
-from recorder.service import Service
 from simulator.exchanges import ExchangeSimulator
 from simulator.upbit import FakeUpbit
 from simulator.wiring import simulator_config

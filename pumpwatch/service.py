@@ -27,16 +27,16 @@ from typing import Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from pumpwatch.status import StatusServer, process_figures
+from pumpwatch.watcher import ListingWatcher, Trigger
 from recorder.clock import S
 from recorder.config import Config
 from recorder.loops import LoopThread
 from recorder.markets import MarketSpec
 from recorder.record import Recorder
-from recorder.status import StatusServer, process_figures
 from recorder.store import open_store
 from recorder.store.base import Store
 from recorder.tls import client_ssl_context
-from recorder.watcher import ListingWatcher, Trigger
 from recorder.writer import release_free_memory
 
 LOG = logging.getLogger(__name__)

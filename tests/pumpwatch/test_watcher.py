@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 import aiohttp
 import pytest
 
+from pumpwatch.watcher import ListingWatcher
 from recorder.config import Config
 from recorder.store.embedded import EmbeddedStore
 from recorder.upbit.announcements import KST
-from recorder.watcher import ListingWatcher
 from simulator.upbit import FakeUpbit
 from tests.conftest import eventually_async
 
@@ -97,7 +97,7 @@ def test_rate_limit_backs_off_with_one_log_line_per_state_change(tmp_path, caplo
         await task
         return watcher
 
-    with caplog.at_level(logging.INFO, logger="recorder.watcher"):
+    with caplog.at_level(logging.INFO, logger="pumpwatch.watcher"):
         watcher = asyncio.run(_with_fake(body))
     assert [t.coin for t in fired] == ["BABY"]
     changes = [r.getMessage() for r in caplog.records if "poll state" in r.getMessage()]
