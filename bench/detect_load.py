@@ -146,7 +146,7 @@ def run(quick: bool = False, notices: int | None = None, rate: float = 20.0, log
             probe.phase = "drain"
         session.pause()
         session.settle()
-        sent_total = sum(session._sim("counts")["sent"].values())
+        sent_total = session.sent()
         final = session.stop_recorder()
     idle["status"], loaded["status"] = probe.report("idle"), probe.report("loaded")
     return {

@@ -148,8 +148,8 @@ class BinanceSpot(Venue):
         return {"e": "aggTrade", "E": event_ms, "s": listing.native, "a": agg_id, "p": dec(trade.price),
                 "q": dec(trade.size), "f": agg_id, "l": agg_id, "T": trade.ts_ms, "m": trade.side == "sell", "M": True}
 
-    def frame(self, conn: Connection, message: Message) -> Message:
-        if not conn.state.get("combined") or not isinstance(message, dict):
+    def frame(self, state: dict[str, object], message: Message) -> Message:
+        if not state.get("combined") or not isinstance(message, dict):
             return message
         return {"stream": f"{message['s'].lower()}@{TRADE_STREAM}", "data": message}
 

@@ -120,6 +120,14 @@ class ExchangeSimulator:
         """Every trade generated, including those held back by `skip_trades`."""
         return self._truth.generated_trades(market_key)
 
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Trades `generated` and `sent` per market, all of them even where `truth_limit` keeps no records."""
+        return {"generated": dict(self._truth.generated_count), "sent": dict(self._truth.sent_count)}
+
+    def tick_frames(self, market_key: str, now_ns: int, natives: set[str]) -> list[tuple[str, str, int]]:
+        """One tick of the market's trades at `now_ns` as text frames, without a socket (see `MarketServer.tick_frames`)."""
+        return self._market(market_key).tick_frames(now_ns, natives)
+
     def subscribed(self, market_key: str) -> set[str]:
         """Native symbols with a trade subscription on any open connection."""
         return self._market(market_key).subscribed()

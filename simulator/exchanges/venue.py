@@ -74,8 +74,8 @@ class Venue:
         """The messages that carry `trades` (all of one listing, oldest first), batched as the exchange does."""
         raise NotImplementedError
 
-    def frame(self, conn: Connection, message: Message) -> Message:
-        """Per-connection wrapping of a trade message (Binance's combined streams)."""
+    def frame(self, state: dict[str, object], message: Message) -> Message:
+        """Per-connection wrapping of a trade message (Binance's combined streams); `state`: the connection's facts."""
         return message
 
     def price_slot(self, message: Message) -> tuple[Any, str | int]:
@@ -86,6 +86,11 @@ class Venue:
 # helpers shared by the exchange modules
 def dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"))
+
+
+def as_text(message: Message) -> str:
+    """A message as the text frame that goes on the socket."""
+    return message if isinstance(message, str) else dumps(message)
 
 
 def json_response(obj: Any, status: int = 200) -> web.Response:
