@@ -11,13 +11,11 @@ import aiohttp
 import pytest
 
 from pumpwatch.watcher import ListingWatcher
+from recorder.clock import KST, S
 from recorder.config import Config
 from recorder.store.embedded import EmbeddedStore
-from recorder.upbit.announcements import KST
 from simulator.upbit import FakeUpbit
 from tests.conftest import eventually_async
-
-S = 1_000_000_000
 
 
 def _config(base: str) -> Config:
