@@ -4,6 +4,7 @@ The folder is written by the extractor, possibly by an older or newer version, s
 read tolerantly: unknown keys are ignored, missing optional ones take defaults, and a market that
 has trades but no metadata entry is still analysed (with verdict `unknown`, so it is never ranked).
 Timestamps become integer nanoseconds since the epoch (UTC) here and nowhere else.
+The time units, `KST` and `iso_utc` are copies of `recorder/clock.py`'s: `analysis` imports nothing in-house, by design.
 """
 
 from __future__ import annotations

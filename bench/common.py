@@ -11,7 +11,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -81,7 +81,7 @@ def summary(values: Iterable[float], digits: int = 1) -> dict:
 def quiet_logging() -> None:
     """Benchmarks print their own table; the library's INFO lines would drown it (errors still show)."""
     logging.basicConfig(level=logging.ERROR, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for name in ("recorder", "cryptofeed", "aiohttp", "websockets", "extractor", "asyncio"):
+    for name in ("recorder", "pumpwatch", "simulator", "cryptofeed", "aiohttp", "websockets", "extractor", "asyncio"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
@@ -106,10 +106,10 @@ async def simulated_universe(symbols: int = SYNTHETIC, markets: list[str] | None
     """The universe the recorder would build against the simulator (real REST fetch and instrument parsers)."""
     from recorder.markets import MARKETS
     from recorder.record import fetch_universe
-    from recorder.simulator.exchanges import ExchangeSimulator
-    from recorder.simulator.upbit import FakeUpbit
-    from recorder.simulator.wiring import simulator_config
     from recorder.tls import client_ssl_context
+    from simulator.exchanges import ExchangeSimulator
+    from simulator.upbit import FakeUpbit
+    from simulator.wiring import simulator_config
 
     specs = [s for s in MARKETS if markets is None or s.key in markets]
     with tempfile.TemporaryDirectory(prefix="pumpwatch-bench-universe-") as tmp:
@@ -118,8 +118,8 @@ async def simulated_universe(symbols: int = SYNTHETIC, markets: list[str] | None
             await upbit.start()
             try:
                 config = simulator_config(sim, upbit.base_url, Path(tmp), [s.key for s in specs])
-                result = await fetch_universe(config, specs, client_ssl_context(config.tls_ca_file))
-                return result[0] if isinstance(result, tuple) else result  # (universe, upbit_ok) in newer versions
+                universe, _upbit_ok = await fetch_universe(config, specs, client_ssl_context(config.tls_ca_file))
+                return universe
             finally:
                 await upbit.stop()
 
@@ -135,21 +135,3 @@ class Stopwatch:
     def __call__(self) -> float:
         return time.perf_counter() - self.start
 
-
-@contextlib.contextmanager
-def upbit_poll_times() -> Iterator[list[int]]:
-    """Wall-clock ns at which each Upbit poll starts, recorded by wrapping the watcher's page fetch (the request is unchanged)."""
-    import recorder.watcher as watcher_module
-
-    starts: list[int] = []
-    real_fetch = watcher_module.fetch_page
-
-    async def timed_fetch(*args, **kwargs):
-        starts.append(time.time_ns())
-        return await real_fetch(*args, **kwargs)
-
-    watcher_module.fetch_page = timed_fetch
-    try:
-        yield starts
-    finally:
-        watcher_module.fetch_page = real_fetch

@@ -18,15 +18,16 @@ import threading
 import time
 from pathlib import Path
 
-from bench.common import summary, upbit_poll_times
+from bench.common import summary
 from bench.live import random_titles
+from recorder.clock import MS
 
 
 class _UpbitThread:
     """FakeUpbit on its own loop in a thread; `publish` is thread-safe and returns the publish time."""
 
     def __init__(self) -> None:
-        from recorder.simulator.upbit import FakeUpbit
+        from simulator.upbit import FakeUpbit
 
         self.fake = FakeUpbit(krw_coins=("BTC", "ETH"))
         self.loop = asyncio.new_event_loop()
@@ -64,7 +65,7 @@ def ms(seconds: float) -> str:
 
 async def _measure(n: int, base_url: str, upbit: _UpbitThread, data_dir: Path, poll_interval: float | None,
                    poll_jitter: float | None) -> dict:
-    import recorder.watcher as watcher_module
+    from pumpwatch.watcher import ListingWatcher
     from recorder.config import Config
     from recorder.store.embedded import EmbeddedStore
 
@@ -75,36 +76,35 @@ async def _measure(n: int, base_url: str, upbit: _UpbitThread, data_dir: Path, p
         upbit_cfg["poll_jitter"] = ms(poll_jitter)
     config = Config.model_validate({"data_dir": str(data_dir), "upbit": upbit_cfg})
     store = EmbeddedStore(data_dir / "detect.sqlite")
-    with upbit_poll_times() as poll_starts:
-        triggered: dict[int, int] = {}
-        arrived = asyncio.Event()
+    triggered: dict[int, tuple[int, int]] = {}
+    """notice id → (trigger time, start of the poll that found it), ns"""
+    arrived = asyncio.Event()
 
-        def on_trigger(trigger) -> None:
-            triggered[trigger.notice_id] = time.time_ns()
-            arrived.set()
+    def on_trigger(trigger) -> None:
+        triggered[trigger.notice_id] = (time.time_ns(), watcher.poll_started_ns)
+        arrived.set()
 
-        watcher = watcher_module.ListingWatcher(config, store, on_trigger)
-        stop = asyncio.Event()
-        task = asyncio.create_task(watcher.run(stop))
-        try:
-            while watcher.polls < 1:  # the catch-up pass is done, regular polling has begun
-                await asyncio.sleep(0.05)
-            rng = random.Random(3)
-            interval, jitter = config.upbit.poll_interval, config.upbit.poll_jitter
-            rows = []
-            for title in random_titles(n, seed=11):
-                await asyncio.sleep(rng.uniform(0, interval + jitter))
-                arrived.clear()
-                notice_id, published = await asyncio.to_thread(upbit.publish, title)
-                await asyncio.wait_for(arrived.wait(), timeout=10 * (interval + jitter) + 10)
-                detected = triggered[notice_id]
-                poll = max(p for p in poll_starts if p <= detected)
-                rows.append({"latency_ms": (detected - published) / 1e6, "wait_ms": max(0, poll - published) / 1e6,
-                             "processing_ms": (detected - poll) / 1e6})
-        finally:
-            stop.set()
-            await task
-            store.close()
+    watcher = ListingWatcher(config, store, on_trigger)
+    stop = asyncio.Event()
+    task = asyncio.create_task(watcher.run(stop))
+    try:
+        while watcher.polls < 1:  # the catch-up pass is done, regular polling has begun
+            await asyncio.sleep(0.05)
+        rng = random.Random(3)
+        interval, jitter = config.upbit.poll_interval, config.upbit.poll_jitter
+        rows = []
+        for title in random_titles(n, seed=11):
+            await asyncio.sleep(rng.uniform(0, interval + jitter))
+            arrived.clear()
+            notice_id, published = await asyncio.to_thread(upbit.publish, title)
+            await asyncio.wait_for(arrived.wait(), timeout=10 * (interval + jitter) + 10)
+            detected, poll = triggered[notice_id]
+            rows.append({"latency_ms": (detected - published) / MS, "wait_ms": max(0, poll - published) / MS,
+                         "processing_ms": (detected - poll) / MS})
+    finally:
+        stop.set()
+        await task
+        store.close()
     excess = [r["latency_ms"] - interval * 1000 for r in rows]
     # the longest wait the watcher's own Backoff can choose between two polls (jitter at its extremes)
     b = watcher.backoff

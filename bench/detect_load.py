@@ -30,6 +30,7 @@ import urllib.request
 
 from bench.common import summary
 from bench.live import LiveSession, random_titles
+from recorder.clock import MS
 
 RAMP_S = 5.0
 
@@ -96,8 +97,8 @@ def _phase(session: LiveSession, titles, n: int, interval: float, jitter: float,
         if found is None:
             raise RuntimeError(f"notice {notice_id} was not detected within {10 * (interval + jitter) + 10:.0f}s")
         detected, _, _, poll = found
-        rows.append({"latency_ms": (detected - published) / 1e6, "wait_ms": max(0, poll - published) / 1e6,
-                     "processing_ms": (detected - poll) / 1e6})
+        rows.append({"latency_ms": (detected - published) / MS, "wait_ms": max(0, poll - published) / MS,
+                     "processing_ms": (detected - poll) / MS})
         if (i + 1) % 5 == 0:
             log(f"[detect_load]   {i + 1}/{n} notices")
     excess = [r["latency_ms"] - interval * 1000 for r in rows]
@@ -145,7 +146,7 @@ def run(quick: bool = False, notices: int | None = None, rate: float = 20.0, log
             probe.phase = "drain"
         session.pause()
         session.settle()
-        sent_total = sum(session._sim("counts")["sent"].values())
+        sent_total = session.sent()
         final = session.stop_recorder()
     idle["status"], loaded["status"] = probe.report("idle"), probe.report("loaded")
     return {

@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 from bench.common import RESULTS, SEED, SYNTHETIC, median, simulated_universe, summary
+from recorder.clock import S
 
-S = 1_000_000_000
 COIN = "C0007"
 WINDOW_TRADES = 100_000
 BACKGROUND_RATE = 5_000
@@ -51,7 +51,7 @@ def build_store(path: Path, symbols_yaml: Path, total: int, log=print) -> dict:
     started = time.perf_counter()
     universe = asyncio.run(simulated_universe(SYNTHETIC, seed=SEED))
     instruments = [i for market in universe.markets.values() for i in market]
-    write_symbols_yaml(symbols_yaml, universe, datetime.now(UTC))  # what `_factors` reads, as in production
+    write_symbols_yaml(symbols_yaml, universe, datetime.now(UTC))  # the universe file, as `pumpwatch symbols refresh` writes it
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     EmbeddedStore(path).close()  # the real schema, migrations applied
@@ -156,15 +156,12 @@ def cached_store(total: int, log=print) -> tuple[Path, Path, dict]:
 
 
 def run(quick: bool = False, repeats: int | None = None, log=print) -> dict:
-    import inspect
-
-    from extractor import extract as extract_module
     from extractor.event_folder import folder_name, write_event
+    from extractor.extract import EventRequest, extract_event, market_summaries, universe_factors
     from recorder.config import Config
     from recorder.store.embedded import EmbeddedStore
+    from recorder.universe import read_symbols_yaml
 
-    EventRequest, extract_event, market_summaries = (extract_module.EventRequest, extract_module.extract_event,
-                                                     extract_module.market_summaries)
     repeats = repeats or (5 if quick else 9)
     total = 2_000_000 if quick else 20_000_000
     path, symbols, facts = cached_store(total, log)
@@ -173,19 +170,11 @@ def run(quick: bool = False, repeats: int | None = None, log=print) -> dict:
     config = Config.model_validate({"data_dir": str(out), "recorder": {"symbols_file": str(symbols)},
                                     "extraction": {"events_dir": str(out / "events")}})
     request = EventRequest(facts["coin"], facts["announced_ns"], 20.0, 20.0)
-    # the service's path: when extract_event takes the in-memory universe's factors, pass them as the service does
-    kwargs: dict = {}
-    factors_source = "symbols file parsed per extraction (extract_event has no `factors` parameter)"
-    if "factors" in inspect.signature(extract_event).parameters and hasattr(extract_module, "universe_factors"):
-        from recorder.universe import read_symbols_yaml
+    # the service's path: the in-memory universe's factors, passed as the service passes them
+    factors = universe_factors(read_symbols_yaml(symbols))
+    factors_source = "in-memory universe, as the service passes it (`factors=`)"
 
-        kwargs["factors"] = extract_module.universe_factors(read_symbols_yaml(symbols))
-        factors_source = "in-memory universe, as the service passes it (`factors=`)"
-
-    def factors_now() -> dict:
-        return kwargs["factors"] if "factors" in kwargs else extract_module._factors(config)
-
-    timings: dict[str, list[float]] = {k: [] for k in ("extract", "read_window", "factors", "summaries", "write_event")}
+    timings: dict[str, list[float]] = {k: [] for k in ("extract", "read_window", "summaries", "write_event")}
     first = None
     rows = None
     try:
@@ -195,14 +184,11 @@ def run(quick: bool = False, repeats: int | None = None, log=print) -> dict:
             read = time.perf_counter() - t
             rows = table.num_rows
             t = time.perf_counter()
-            folder = extract_event(store, config, request, **kwargs)
+            folder = extract_event(store, config, request, factors=factors)
             took = time.perf_counter() - t
             assert (folder / "metadata.json").exists() and (folder / "trades.parquet").exists()
             shutil.rmtree(folder)
             # the same steps one by one, for the breakdown
-            t = time.perf_counter()
-            factors = factors_now()
-            t_factors = time.perf_counter() - t
             t = time.perf_counter()
             markets = market_summaries(store, request, table, config.recorder.coverage_heartbeat, factors)
             t_summaries = time.perf_counter() - t
@@ -213,8 +199,7 @@ def run(quick: bool = False, repeats: int | None = None, log=print) -> dict:
             if i == 0:
                 first = {"extract_ms": round(took * 1000, 1), "read_window_ms": round(read * 1000, 1)}
                 continue  # the first pass warms the page cache; it is reported apart
-            for key, value in (("extract", took), ("read_window", read), ("factors", t_factors), ("summaries", t_summaries),
-                               ("write_event", t_write)):
+            for key, value in (("extract", took), ("read_window", read), ("summaries", t_summaries), ("write_event", t_write)):
                 timings[key].append(value * 1000)
     finally:
         store.close()
@@ -230,8 +215,7 @@ def run(quick: bool = False, repeats: int | None = None, log=print) -> dict:
         "first_call": first,
         "extract_ms": summary(timings["extract"], 1),
         "read_window_ms": summary(timings["read_window"], 1),
-        "breakdown_ms": {"read_window": round(read_ms, 1), "factors": round(median(timings["factors"]), 1),
-                         "market_summaries": round(median(timings["summaries"]), 1),
+        "breakdown_ms": {"read_window": round(read_ms, 1), "market_summaries": round(median(timings["summaries"]), 1),
                          "write_event": round(median(timings["write_event"]), 1)},
         "ratio_to_read_window": round(extract_ms / read_ms, 2),
         "targets": {"extract_lt_300ms": extract_ms < 300, "store_ge_20M": facts["trades"] >= 20_000_000 or quick,

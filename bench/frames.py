@@ -1,18 +1,17 @@
 """Real-format exchange frames for the offline replay, made by the simulator's own wire encoders.
 
-No socket is opened: each market's `MarketServer` generates ticks of trades exactly as it would
-while serving (same prices, sizes, ids, batching per venue), and its `Venue` turns them into the
-text frames that exchange sends (Binance wrapped as a combined stream, as cryptofeed subscribes).
+No socket is opened: `ExchangeSimulator.tick_frames` generates each market's ticks of trades exactly
+as it would while serving (same prices, sizes, ids, batching per venue) and returns the text frames
+that exchange sends (Binance wrapped as a combined stream, as cryptofeed subscribes).
 """
 
 from __future__ import annotations
 
 import time
-import types
 from dataclasses import dataclass, field
 
-from recorder.simulator.exchanges import ExchangeSimulator
-from recorder.simulator.exchanges.venue import dumps
+from recorder.clock import S
+from simulator.exchanges import ExchangeSimulator
 
 TICK_S = 0.05
 
@@ -46,24 +45,16 @@ def generate(universe, total_trades: int, *, rate: float = 2.0, symbols: int, se
     """
     keys = markets or [key for key, instruments in universe.markets.items() if instruments]
     sim = ExchangeSimulator(keys, symbols, rate, seed, tick_interval=TICK_S, history_limit=100)
-    servers = {key: sim._markets[key] for key in keys}
     wanted = {key: {i.native for i in universe.instruments(key)} for key in keys}
-    conn = types.SimpleNamespace(state={"combined": True})
     frames = Frames(trades=dict.fromkeys(keys, 0))
-    t0 = time.time_ns() - 3600 * 1_000_000_000
+    t0 = time.time_ns() - 3600 * S
     tick = 0
     while frames.total_trades < total_trades:
-        now_ns = t0 + tick * int(TICK_S * 1e9)
+        now_ns = t0 + tick * int(TICK_S * S)
         tick += 1
-        for key, server in servers.items():
-            groups: dict[str, list] = {}
-            for trade in server._tick(now_ns):
-                if trade.listing.native in wanted[key]:
-                    groups.setdefault(trade.listing.native, []).append(trade)
-            for native, group in groups.items():
-                for message, carried in server.venue.trade_messages(server.listings[native], group):
-                    framed = server.venue.frame(conn, message)
-                    frames.items.append((key, native, framed if isinstance(framed, str) else dumps(framed)))
-                    frames.trades[key] += len(carried)
+        for key in keys:
+            for native, text, carried in sim.tick_frames(key, now_ns, wanted[key]):
+                frames.items.append((key, native, text))
+                frames.trades[key] += carried
     frames.seconds = tick * TICK_S
     return frames

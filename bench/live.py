@@ -21,11 +21,10 @@ import random
 import shutil
 import tempfile
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.common import KRW_COINS, SEED, SYMBOLS_PER_MARKET, SYNTHETIC, cpu_seconds, quiet_logging, rss_kib, upbit_poll_times
+from bench.common import KRW_COINS, SEED, SYMBOLS_PER_MARKET, SYNTHETIC, cpu_seconds, quiet_logging, rss_kib
 
 LISTING_TITLE = "테스트코인({coin}) KRW 마켓 디지털 자산 추가"
 
@@ -33,30 +32,17 @@ LISTING_TITLE = "테스트코인({coin}) KRW 마켓 디지털 자산 추가"
 # --- the simulator process -------------------------------------------------------------------------
 
 
-def _sim_main(pipe, symbols: int, rate: float, seed: int) -> None:
+def simulator_main(pipe, symbols: int, rate: float, seed: int) -> None:
+    """The simulator process: all markets and the fake Upbit, driven by commands over `pipe` (also used by `bench.soak`)."""
     quiet_logging()
     asyncio.run(_sim_async(pipe, symbols, rate, seed))
 
 
 async def _sim_async(pipe, symbols: int, rate: float, seed: int) -> None:
-    from recorder.simulator.exchanges import ExchangeSimulator
-    from recorder.simulator.upbit import FakeUpbit
+    from simulator.exchanges import ExchangeSimulator
+    from simulator.upbit import FakeUpbit
 
-    sim = ExchangeSimulator(None, symbols, rate, seed, tick_interval=0.05, history_limit=50, truth_limit=0)
-    sent: Counter[str] = Counter()
-    generated: Counter[str] = Counter()
-
-    def on_sent(trades) -> None:  # the truth log, counting instead of keeping records
-        for trade in trades:
-            if not trade.sent:
-                trade.sent = True
-                sent[trade.listing.key] += 1
-
-    def on_generated(trade) -> None:
-        generated[trade.listing.key] += 1
-
-    sim._truth.sent = on_sent
-    sim._truth.generated = on_generated
+    sim = ExchangeSimulator(None, symbols, rate, seed, tick_interval=0.05, history_limit=50, truth_limit=0)  # counts only
     await sim.start()
     sim.pause()
     upbit = FakeUpbit(krw_coins=KRW_COINS)
@@ -73,7 +59,7 @@ async def _sim_async(pipe, symbols: int, rate: float, seed: int) -> None:
                 sim.pause()
                 pipe.send(time.monotonic())
             elif command == "counts":
-                pipe.send({"sent": dict(sent), "generated": dict(generated), "at": time.monotonic()})
+                pipe.send({**sim.counts(), "at": time.monotonic()})
             elif command == "publish":
                 at = time.time_ns()
                 notice_id = upbit.publish(arg)
@@ -102,7 +88,7 @@ def _upbit_main(pipe) -> None:
 
 async def _upbit_async(pipe) -> None:
     """The fake Upbit alone, as a remote server is: its answers do not wait for the simulator's busy loop."""
-    from recorder.simulator.upbit import FakeUpbit
+    from simulator.upbit import FakeUpbit
 
     upbit = FakeUpbit(krw_coins=KRW_COINS)
     await upbit.start()
@@ -119,7 +105,7 @@ async def _upbit_async(pipe) -> None:
 # --- the recorder process --------------------------------------------------------------------------
 
 
-class _Endpoints:
+class SimulatorEndpoints:
     """What `simulator_config` reads from a simulator, for a simulator living in another process."""
 
     def __init__(self, endpoints: dict, ca_file: str) -> None:
@@ -137,10 +123,10 @@ def _recorder_main(pipe, samples, mode: str, sim_info: dict, data_dir: str, poll
 
 
 def _config(sim_info: dict, data_dir: Path, poll_interval: float | None):
-    from recorder.simulator.wiring import simulator_config
+    from simulator.wiring import simulator_config
 
     extra = {"upbit": {"poll_interval": f"{round(poll_interval * 1000)}ms"}} if poll_interval else {}
-    return simulator_config(_Endpoints(sim_info["endpoints"], sim_info["ca_file"]), sim_info["upbit"], data_dir, **extra)
+    return simulator_config(SimulatorEndpoints(sim_info["endpoints"], sim_info["ca_file"]), sim_info["upbit"], data_dir, **extra)
 
 
 async def _report(samples, recorder, trades, extra) -> None:
@@ -198,20 +184,15 @@ async def _recorder_async(pipe, samples, mode: str, sim_info: dict, data_dir: Pa
 
 
 async def _service_async(pipe, samples, mode: str, sim_info: dict, data_dir: Path, poll_interval: float | None) -> None:
-    with upbit_poll_times() as poll_starts:
-        await _run_service(pipe, samples, sim_info, data_dir, poll_interval, poll_starts)
-
-
-async def _run_service(pipe, samples, sim_info: dict, data_dir: Path, poll_interval: float | None, poll_starts: list[int]) -> None:
+    from pumpwatch.service import Service
     from recorder.markets import MARKETS
-    from recorder.service import Service
 
     triggers: list[tuple[int, int, str, int]] = []
 
     class BenchService(Service):
         def schedule_extraction(self, trigger) -> None:
             """Record the detection (and the start of the poll that found it); extraction is benchmark 3's business."""
-            triggers.append((time.time_ns(), trigger.notice_id, trigger.coin, poll_starts[-1]))
+            triggers.append((time.time_ns(), trigger.notice_id, trigger.coin, self.watcher.poll_started_ns))
 
     service = BenchService(_config(sim_info, data_dir, poll_interval), list(MARKETS))
     ready = asyncio.Event()
@@ -267,7 +248,7 @@ class LiveSession:
         ctx = mp.get_context("spawn")
         self._tmp = tempfile.mkdtemp(prefix="pumpwatch-bench-live-")
         self._sim_pipe, child = ctx.Pipe()
-        self.sim = ctx.Process(target=_sim_main, args=(child, self.symbols, self.rate, SEED), name="bench-sim")
+        self.sim = ctx.Process(target=simulator_main, args=(child, self.symbols, self.rate, SEED), name="bench-sim")
         self.sim.start()
         if not self._sim_pipe.poll(120):
             raise RuntimeError("simulator did not start")
@@ -318,8 +299,12 @@ class LiveSession:
     def pause(self) -> float:
         return self._sim("pause")
 
+    def counts(self) -> dict:
+        """The simulator's trades `generated` and `sent` per market, and when it counted them (`at`, monotonic)."""
+        return self._sim("counts")
+
     def sent(self) -> int:
-        return sum(self._sim("counts")["sent"].values())
+        return sum(self.counts()["sent"].values())
 
     def publish(self, title: str) -> tuple[int, int]:
         """Publish a notice on the fake Upbit; returns its id and the publish time (ns)."""

@@ -48,7 +48,7 @@ def run(duration_s: float = 180.0, rate: float = 3.0, log=print) -> dict:
         loaded = [s for s in session.samples if s.at >= load_start]
         session.pause()
         session.settle()
-        sent_total = sum(session._sim("counts")["sent"].values())
+        sent_total = session.sent()
         final = session.stop_recorder()
     t_end = loaded[-1].at
     after_warm = [s.rss_kib for s in loaded if load_start + warm <= s.at < load_start + warm + 10]

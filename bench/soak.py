@@ -1,7 +1,7 @@
 """`make soak` (`python -m bench.soak --duration 30m`): the service as users run it, for a long time, with trouble.
 
 The simulator (12 markets, 475 recorded symbols each: 5,700) trades steadily in one process; the
-real service (`python -m recorder run`, embedded store) records it in another. During the run:
+real service (`python -m pumpwatch run`, embedded store) records it in another. During the run:
 
 - a reconnect storm every `--storm-every`: every market's sockets closed, upgrades refused for 3 s;
 - one store outage of `--outage` at 40 % of the run: another process holds SQLite's write lock
@@ -36,9 +36,9 @@ from pathlib import Path
 import yaml
 
 from bench.common import KRW_COINS, RESULTS, SEED, SYMBOLS_PER_MARKET, SYNTHETIC, machine_info, median
-from bench.live import _Endpoints, _sim_main
+from bench.live import SimulatorEndpoints, simulator_main
 from recorder.config import parse_duration
-from recorder.simulator.wiring import merge, simulator_overrides
+from simulator.wiring import merge, simulator_overrides
 
 CHURN_COINS = 10
 STORM_REFUSE_S = 3.0
@@ -59,7 +59,7 @@ class Soak:
     def start(self) -> None:
         ctx = mp.get_context("spawn")
         self.sim_pipe, child = ctx.Pipe()
-        self.sim = ctx.Process(target=_sim_main, args=(child, SYNTHETIC, self.args.rate, SEED), name="soak-sim")
+        self.sim = ctx.Process(target=simulator_main, args=(child, SYNTHETIC, self.args.rate, SEED), name="soak-sim")
         self.sim.start()
         if not self.sim_pipe.poll(120):
             raise RuntimeError("the simulator did not start")
@@ -68,10 +68,10 @@ class Soak:
         raw = {"data_dir": str(self.dir / "data"), "recorder": {"symbols_file": str(self.dir / "symbols.yaml"),
                                                                  "refresh_interval": REFRESH, "listed_tail": "0s"},
                "service": {"log_dir": str(self.dir / "logs"), "status_port": self.port}}
-        raw = merge(raw, simulator_overrides(_Endpoints(info["endpoints"], info["ca_file"]), info["upbit"]))
+        raw = merge(raw, simulator_overrides(SimulatorEndpoints(info["endpoints"], info["ca_file"]), info["upbit"]))
         config = self.dir / "soak.yaml"
         config.write_text(yaml.safe_dump(raw))
-        self.service = subprocess.Popen([sys.executable, "-m", "recorder", "run", "--config", str(config)],
+        self.service = subprocess.Popen([sys.executable, "-m", "pumpwatch", "run", "--config", str(config)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.store = self.dir / "data" / "pumpwatch.sqlite"
 

@@ -25,15 +25,15 @@ def one(mode: str, rate: float, warmup: float, measure: float) -> dict:
         connections = session.poll(wait=0.5) or {}
         session.resume()
         session.watch_for(warmup)
-        sim_a = session._sim("counts")
+        sim_a = session.counts()
         a = session.samples[-1]
         session.watch_for(measure)
-        sim_b = session._sim("counts")
+        sim_b = session.counts()
         b = session.samples[-1]
         window = [s for s in session.samples if a.at <= s.at <= b.at]
         session.pause()
         session.settle()
-        sent_total = sum(session._sim("counts")["sent"].values())
+        sent_total = session.sent()
         final = session.stop_recorder()
     wall = b.at - a.at
     delivered = (b.trades - a.trades) / wall

@@ -1,17 +1,61 @@
-"""`extract --symbol TIA --at <ts>`: the same command as `pumpwatch extract`."""
+"""`extract --symbol TIA --at <ts>`: the command that `pumpwatch extract` also is.
+
+It owns what every PumpWatch command shares with it (a user error's one line and exit status 2,
+the `--config` option), so that the `pumpwatch` command imports this module and never the reverse.
+"""
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO, Any
 
 import click
 
-from recorder.config import Config, parse_duration
+from recorder.clock import S
+from recorder.config import DEFAULT_CONFIG, Config, ConfigError, load_config, parse_duration
 
 TICKER = re.compile(r"^[A-Z0-9]{1,15}$")
+
+
+class UserError(click.ClickException):
+    """A user error: one clear line on stderr, exit status 2, nothing started."""
+
+    exit_code = 2
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"pumpwatch: {self.format_message()}", file=file, err=file is None)
+
+
+def config_option(command: Callable | None = None, *, required: bool = True) -> Callable:
+    """`--config PATH` on every subcommand (also accepted before the subcommand).
+
+    With `required=False` (commands that work without one, like `listings parse`), a config is
+    loaded and validated only when named; otherwise the command gets None.
+    """
+
+    def decorate(command: Callable) -> Callable:
+        @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+                      help=f"YAML config file [default: {DEFAULT_CONFIG if required else 'none'}]")
+        @click.pass_context
+        @functools.wraps(command)
+        def wrapper(ctx: click.Context, config_path: Path | None, **kwargs):
+            path = config_path or ctx.find_root().params.get("config_path") or (DEFAULT_CONFIG if required else None)
+            config = None
+            if path is not None:
+                try:
+                    config = load_config(path)
+                except ConfigError as exc:
+                    raise UserError(str(exc)) from exc
+            return ctx.invoke(command, config, **kwargs)
+
+        return wrapper
+
+    return decorate(command) if command is not None else decorate
 
 
 def _duration(_ctx, param, value):
@@ -25,67 +69,60 @@ def _duration(_ctx, param, value):
 
 def wait_for(deadline_ns: int, label: str) -> None:
     """Sleep until `deadline_ns`, showing a countdown on stderr (the window is not complete yet)."""
-    while (remaining := (deadline_ns - time.time_ns()) / 1e9) > 0:
+    while (remaining := (deadline_ns - time.time_ns()) / S) > 0:
         click.echo(f"\r{label}: waiting {remaining:5.1f}s for the window to close ", err=True, nl=False)
         time.sleep(min(1.0, remaining))
     click.echo("", err=True)
 
 
-def run_extract(config: Config, symbol: str, at: str, tz: str, before: float | None, after: float | None,
-                out: Path | None, title: str | None, notice_id: int | None, force: bool, wait: bool) -> None:
+@click.command("extract")
+@config_option
+@click.option("--symbol", required=True, help="coin ticker, e.g. TIA (matches every market and quote)")
+@click.option("--at", "at", required=True, help="announcement time: ISO 8601, naive = --tz, or epoch s/ms")
+@click.option("--tz", default="Asia/Seoul", show_default=True, help="zone for a naive --at")
+@click.option("--before", callback=_duration, default=None, help="window before the announcement [config: 20s]")
+@click.option("--after", callback=_duration, default=None, help="window after the announcement [config: 20s]")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="events folder [data/events]")
+@click.option("--title", default=None, help="notice title to record in metadata.json")
+@click.option("--notice-id", type=int, default=None, help="Upbit notice id to record in metadata.json")
+@click.option("--force", is_flag=True, help="replace an existing event folder instead of adding a version")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="wait for an unfinished window")
+def extract_command(config: Config, symbol: str, at: str, tz: str, before: float | None, after: float | None,
+                    out: Path | None, title: str | None, notice_id: int | None, force: bool, wait: bool) -> None:
+    """Write the event folder of one listing window (also installed as `extract`)."""
     from extractor.extract import EventRequest, extract_event
     from extractor.timeparse import TimeParseError, parse_at, zone
-    from recorder.cli import fail
     from recorder.store import StoreError, open_store
 
     coin = symbol.strip().upper()
     if not TICKER.match(coin):
-        fail(f"--symbol {symbol!r}: expected a coin ticker of 1-15 letters or digits, like TIA or 0G")
+        raise UserError(f"--symbol {symbol!r}: expected a coin ticker of 1-15 letters or digits, like TIA or 0G")
     try:
         announced = parse_at(at, zone(tz))
     except TimeParseError as exc:
-        fail(f"--at: {exc}")
+        raise UserError(f"--at: {exc}") from exc
     request = EventRequest(coin, announced, before if before is not None else config.extraction.before,
                            after if after is not None else config.extraction.after, notice_id=notice_id, title=title)
-    ready_at = request.end_ns + round(config.extraction.settle * 1e9)
+    ready_at = request.end_ns + round(config.extraction.settle * S)
     if ready_at > time.time_ns():
         if not wait:
-            fail("the window has not closed yet (drop --no-wait to wait for it)")
+            raise UserError("the window has not closed yet (drop --no-wait to wait for it)")
         wait_for(ready_at, f"{coin}")
     try:
         store = open_store(config, create=False)
     except (FileNotFoundError, StoreError) as exc:
-        fail(str(exc))
+        raise UserError(str(exc)) from exc
     try:
         folder = extract_event(store, config, request, out, force=force)
     except StoreError as exc:
-        fail(str(exc))
+        raise UserError(str(exc)) from exc
     finally:
         store.close()
     click.echo(str(folder))
 
 
-def extract_options(command):
-    options = [
-        click.option("--symbol", required=True, help="coin ticker, e.g. TIA (matches every market and quote)"),
-        click.option("--at", "at", required=True, help="announcement time: ISO 8601, naive = --tz, or epoch s/ms"),
-        click.option("--tz", default="Asia/Seoul", show_default=True, help="zone for a naive --at"),
-        click.option("--before", callback=_duration, default=None, help="window before the announcement [config: 20s]"),
-        click.option("--after", callback=_duration, default=None, help="window after the announcement [config: 20s]"),
-        click.option("--out", type=click.Path(path_type=Path), default=None, help="events folder [data/events]"),
-        click.option("--title", default=None, help="notice title to record in metadata.json"),
-        click.option("--notice-id", type=int, default=None, help="Upbit notice id to record in metadata.json"),
-        click.option("--force", is_flag=True, help="replace an existing event folder instead of adding a version"),
-        click.option("--wait/--no-wait", default=True, show_default=True, help="wait for an unfinished window"),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
 def main() -> None:
     """The `extract` console script: `pumpwatch extract` on its own."""
-    from recorder.cli import extract_command
     from recorder.logs import setup_logging
 
     setup_logging("INFO")

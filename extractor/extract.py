@@ -13,13 +13,13 @@ import pyarrow.compute as pc
 
 from extractor.coverage import verdict
 from extractor.event_folder import folder_name, write_event
-from extractor.timeparse import iso_kst, iso_utc
+from extractor.timeparse import iso_kst
 from recorder import __version__
+from recorder.clock import MS, S, iso_utc
 from recorder.config import Config
 from recorder.markets import MARKETS
 from recorder.store.base import Store
 
-S = 1_000_000_000
 PRIOR_LOOKBACK_NS = 600 * S
 """how far before the window to look for a market's last trade (the reference price when the window has none)"""
 STORE_CATCH_UP_S = 30.0
@@ -125,7 +125,7 @@ def extract_event(store: Store, config: Config, request: EventRequest, out_dir: 
         "announced_at": iso_utc(request.announced_ns),
         "announced_at_kst": iso_kst(request.announced_ns),
         "detected_at": iso_utc(request.detected_ns) if request.detected_ns else None,
-        "detection_latency_ms": (request.detected_ns - request.announced_ns) // 1_000_000 if request.detected_ns else None,
+        "detection_latency_ms": (request.detected_ns - request.announced_ns) // MS if request.detected_ns else None,
         "notice_id": request.notice_id,
         "title": request.title,
         "url": request.url,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-KST = ZoneInfo("Asia/Seoul")
+from recorder.clock import KST, S
+
 _EPOCH = re.compile(r"^\d{9,13}(\.\d+)?$")
 
 
@@ -21,7 +22,7 @@ def zone(name: str) -> ZoneInfo:
         raise TimeParseError(f"unknown time zone {name!r} (expected an IANA name like Asia/Seoul or UTC)") from None
 
 
-def parse_at(text: str, tz: ZoneInfo = KST) -> int:
+def parse_at(text: str, tz: tzinfo = KST) -> int:
     """The instant `text` names, as integer ns since the epoch (UTC).
 
     Epoch values: up to 10 integer digits are seconds, 13 are milliseconds. A naive ISO time is
@@ -44,20 +45,14 @@ def parse_at(text: str, tz: ZoneInfo = KST) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
     delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
-
-
-def iso_utc(ns: int) -> str:
-    """ns → ISO 8601 UTC with nanoseconds kept (`2026-11-20T05:00:00.123456789Z`)."""
-    seconds, rest = divmod(ns, 1_000_000_000)
-    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{rest:09d}Z"
+    return (delta.days * 86_400 + delta.seconds) * S + delta.microseconds * 1000
 
 
 def iso_kst(ns: int) -> str:
-    seconds, rest = divmod(ns, 1_000_000_000)
+    seconds, rest = divmod(ns, S)
     return datetime.fromtimestamp(seconds, tz=KST).strftime("%Y-%m-%dT%H:%M:%S") + f".{rest // 1000:06d}+09:00"
 
 
 def folder_stamp(ns: int) -> str:
     """`20261120T140000KST`: the event folder's time, in Upbit's zone."""
-    return datetime.fromtimestamp(ns // 1_000_000_000, tz=KST).strftime("%Y%m%dT%H%M%S") + "KST"
+    return datetime.fromtimestamp(ns // S, tz=KST).strftime("%Y%m%dT%H%M%S") + "KST"

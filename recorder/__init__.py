@@ -1,3 +1,6 @@
-"""The always-on side of PumpWatch: symbol universe, feeds, store writers, the Upbit watcher, the service."""
+"""The recording side of PumpWatch: symbol universe, feeds, normalizer, store writers, coverage, gap repair.
+
+It imports no other in-house package; the application (`pumpwatch`) runs it.
+"""
 
 __version__ = "0.1.0"

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from itertools import accumulate
 from typing import NamedTuple
 
-S = 1_000_000_000
+from recorder.clock import S
+
 WINDOW_S = 60
 SAMPLES_PER_SECOND = 64
 """reservoir size per second and market: the median over a minute then rests on up to 3,840 samples"""

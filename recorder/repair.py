@@ -23,9 +23,10 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from extractor.coverage import sessions, symbol_coin, uncovered
-from recorder.backfill import backfill_gap, resolved
+from recorder.backfill.fill import backfill_gap, resolved
+from recorder.clock import S
 from recorder.config import Config
+from recorder.coverage_sessions import coin_coverage, symbol_coin
 from recorder.instruments.fetch import default_rest_base
 from recorder.instruments.model import Instrument
 from recorder.markets import BY_KEY, MARKETS
@@ -33,7 +34,6 @@ from recorder.store.base import GapRow, Store
 from recorder.writer import StoreWriter
 
 LOG = logging.getLogger(__name__)
-S = 1_000_000_000
 
 
 @dataclass
@@ -159,12 +159,8 @@ class Repairer:
         holes = [g for g in self.store.read_gaps(start_ns, end_ns) if symbol_coin(g.symbol) == coin and g.status == "open"]
         for spec in MARKETS:
             rows = self.store.read_coverage(spec.exchange, spec.market, start_ns - 3 * heartbeat_ns, end_ns + 3 * heartbeat_ns)
-            carrying = [s for s in sessions(rows, heartbeat_ns) if s.start < end_ns and s.end > start_ns]
-            symbols = {sym for s in carrying for sym in s.symbols if symbol_coin(sym) == coin}
-            for symbol in sorted(symbols):
-                spans = [(s.start, s.end) for s in carrying if symbol in s.symbols]
-                holes += [GapRow(lo, hi, spec.exchange, spec.market, symbol, "disconnect", "", "", "open", 0)
-                          for lo, hi in uncovered(spans, start_ns, end_ns)]
+            holes += [GapRow(lo, hi, spec.exchange, spec.market, symbol, "disconnect", "", "", "open", 0)
+                      for symbol, lo, hi in coin_coverage(rows, coin, start_ns, end_ns, heartbeat_ns).holes]
         return holes
 
     async def repair_window(self, coin: str, start_ns: int, end_ns: int) -> list[GapRow]:

@@ -41,6 +41,7 @@ from typing import Any
 import aiohttp
 from cryptofeed.types import Trade
 
+from recorder.clock import S
 from recorder.instruments.common import entries
 from recorder.instruments.model import Instrument
 from recorder.markets import BY_KEY, MarketSpec
@@ -51,7 +52,7 @@ from recorder.trade_row import TradeRow
 REQUEST_TIMEOUT_S = 20.0
 MAX_PAGES = 200
 """per gap: 200k Binance trades, 20k OKX trades; beyond that the result says partial."""
-SLACK_NS = 1_000_000_000
+SLACK_NS = S
 """time gaps are widened by this much on each side: the exchange's clock is not ours and a down is
 noticed after the fact. Trades already stored come back with the same dedup key: a no-op."""
 _HEADERS = {"Accept": "application/json", "User-Agent": "pumpwatch-backfill"}

@@ -6,7 +6,7 @@ one at exactly `end`, so adjacent windows never count a trade twice.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple, Protocol
 
 import pyarrow as pa
@@ -31,6 +31,17 @@ class CoverageRow(NamedTuple):
     """`up` (subscribed), `alive` (heartbeat), `down` (closed)"""
     symbols: str
     """comma-separated normalized symbols on `up` rows; empty on the others"""
+
+
+def with_session_ups(rows: Sequence[tuple], ups_of: Callable[[list[str]], Iterable[tuple]], chunk: int) -> list[CoverageRow]:
+    """`rows` plus the `up` row of every session among them (it may lie before the window read), each once, sorted.
+
+    Both stores answer `read_coverage` with this; `ups_of(conn_ids)` reads the `up` rows of at most
+    `chunk` sessions (a bound on one query's parameters). A missing `symbols` reads as empty.
+    """
+    conn_ids = sorted({row[3] for row in rows})
+    ups = [up for i in range(0, len(conn_ids), chunk) for up in ups_of(conn_ids[i : i + chunk])]
+    return sorted({CoverageRow(*row[:6], row[6] or "") for row in [*rows, *ups]})
 
 
 class GapRow(NamedTuple):

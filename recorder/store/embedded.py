@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from recorder.store.base import CoverageRow, GapRow, NoticeRow, TriggerRow
+from recorder.clock import S
+from recorder.store.base import CoverageRow, GapRow, NoticeRow, TriggerRow, with_session_ups
 from recorder.store.schema import migrations
 from recorder.trade_row import TRADE_COLUMNS, TRADE_SCHEMA, TradeRow
-
-_NS_PER_S = 1_000_000_000
 
 
 class EmbeddedStore:
@@ -26,7 +25,7 @@ class EmbeddedStore:
         if not create and not self.path.exists():
             raise FileNotFoundError(f"embedded store {self.path} does not exist (has the recorder run with this config?)")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.retention_ns = int(retention_s * _NS_PER_S)
+        self.retention_ns = int(retention_s * S)
         self._local = threading.local()
         self._migrate()
 
@@ -87,15 +86,8 @@ class EmbeddedStore:
             "SELECT * FROM coverage WHERE exchange = ? AND market = ? AND ts >= ? AND ts <= ?",
             (exchange, market, start_ns, end_ns),
         ).fetchall()
-        conn_ids = sorted({row[3] for row in rows})
-        ups = []
-        for i in range(0, len(conn_ids), 500):
-            chunk = conn_ids[i : i + 500]
-            ups += conn.execute(
-                f"SELECT * FROM coverage WHERE state = 'up' AND conn_id IN ({','.join('?' * len(chunk))})", chunk
-            ).fetchall()
-        merged = {tuple(row) for row in rows} | {tuple(row) for row in ups}
-        return sorted(CoverageRow(*row) for row in merged)
+        return with_session_ups(rows, lambda chunk: conn.execute(
+            f"SELECT * FROM coverage WHERE state = 'up' AND conn_id IN ({','.join('?' * len(chunk))})", chunk), 500)
 
     def write_gaps(self, rows: Sequence[GapRow]) -> None:
         self._write("INSERT OR REPLACE INTO gaps VALUES (?,?,?,?,?,?,?,?,?,?)", rows)

@@ -23,7 +23,7 @@ from psycopg.conninfo import conninfo_to_dict
 from questdb import QuestDBError, Sender, TimestampNanos
 
 from recorder.store import questdb_schema as schema
-from recorder.store.base import CoverageRow, GapRow, NoticeRow, StoreError, TriggerRow
+from recorder.store.base import CoverageRow, GapRow, NoticeRow, StoreError, TriggerRow, with_session_ups
 from recorder.trade_row import DEDUP_KEY, TRADE_COLUMNS, TRADE_SCHEMA, TradeRow
 
 _SYMBOL_COLUMNS = ["exchange", "market", "symbol", "base", "quote", "side"]
@@ -224,13 +224,8 @@ class QuestDBStore:
             f"{select} WHERE exchange = %s AND market = %s AND ts >= %s::timestamp_ns AND ts <= %s::timestamp_ns",
             (exchange, market, start_ns, end_ns),
         ).fetchall()
-        conn_ids = sorted({row[3] for row in rows})
-        ups = []
-        for i in range(0, len(conn_ids), 200):
-            chunk = conn_ids[i : i + 200]
-            ups += conn.execute(f"{select} WHERE state = 'up' AND conn_id IN ({', '.join(['%s'] * len(chunk))})", chunk).fetchall()
-        merged = {(*r[:6], r[6] or "") for r in rows + ups}
-        return sorted(CoverageRow(*row) for row in merged)
+        return with_session_ups(rows, lambda chunk: conn.execute(
+            f"{select} WHERE state = 'up' AND conn_id IN ({', '.join(['%s'] * len(chunk))})", chunk), 200)
 
     def write_gaps(self, rows: Sequence[GapRow]) -> None:
         self._rows("gaps", rows, ("exchange", "market", "symbol", "kind", "status"))

@@ -12,17 +12,17 @@ import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeIs
 
 import aiohttp
 
 from recorder import backoff
+from recorder.clock import KST
 
 if TYPE_CHECKING:
     from ssl import SSLContext
 
-KST = timezone(timedelta(hours=9))
 """Upbit's time zone; applied to a time stamp that comes without an offset."""
 
 ANNOUNCEMENTS_PATH = "/api/v1/announcements"

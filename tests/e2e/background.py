@@ -9,9 +9,9 @@ from pathlib import Path
 
 import yaml
 
-from recorder.simulator.exchanges import ExchangeSimulator
-from recorder.simulator.upbit import FakeUpbit
-from recorder.simulator.wiring import merge, simulator_overrides
+from simulator.exchanges import ExchangeSimulator
+from simulator.upbit import FakeUpbit
+from simulator.wiring import merge, simulator_overrides
 
 
 class BackgroundSimulators:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from recorder.record import Recorder
-from recorder.simulator.exchanges import ExchangeSimulator
+from simulator.exchanges import ExchangeSimulator
 from tests.conftest import eventually_async
 
 

@@ -14,7 +14,7 @@ from recorder.store.embedded import EmbeddedStore
 from tests.conftest import eventually
 from tests.e2e.background import BackgroundSimulators
 
-PUMPWATCH = [sys.executable, "-m", "recorder"]
+PUMPWATCH = [sys.executable, "-m", "pumpwatch"]
 
 
 @pytest.fixture

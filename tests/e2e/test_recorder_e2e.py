@@ -15,10 +15,10 @@ import pytest
 
 from recorder.markets import MARKETS
 from recorder.record import Recorder
-from recorder.simulator.exchanges import ExchangeSimulator
-from recorder.simulator.upbit import FakeUpbit
-from recorder.simulator.wiring import simulator_config
 from recorder.trade_row import table_to_rows
+from simulator.exchanges import ExchangeSimulator
+from simulator.upbit import FakeUpbit
+from simulator.wiring import simulator_config
 from tests.conftest import eventually_async, fresh_store, store_kinds
 from tests.e2e.catch_up import recorder_caught_up
 

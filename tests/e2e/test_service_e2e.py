@@ -9,11 +9,11 @@ import urllib.request
 import pytest
 from click.testing import CliRunner
 
-from recorder.cli import cli
-from recorder.service import Service
-from recorder.simulator.exchanges import ExchangeSimulator
-from recorder.simulator.upbit import FakeUpbit
-from recorder.simulator.wiring import simulator_config
+from pumpwatch.cli import cli
+from pumpwatch.service import Service
+from simulator.exchanges import ExchangeSimulator
+from simulator.upbit import FakeUpbit
+from simulator.wiring import simulator_config
 from tests.conftest import drop_questdb_namespace, eventually_async, questdb_overrides, questdb_test_prefix, store_kinds
 
 
@@ -57,7 +57,7 @@ def test_status_endpoint_and_command_show_all_12_markets(tmp_path):
 
 @pytest.mark.parametrize("kind", store_kinds())
 def test_demo_scenario_names_the_right_first_venue_and_flags_the_disconnected_one(tmp_path, kind):
-    from recorder.demo import DEMO_PREFIX, DISCONNECTED, run_demo
+    from pumpwatch.demo import DEMO_PREFIX, DISCONNECTED, run_demo
 
     prefix = questdb_test_prefix()
     store = questdb_overrides(prefix)["store"] if kind == "questdb" else None

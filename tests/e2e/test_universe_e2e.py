@@ -6,10 +6,10 @@ import asyncio
 
 from recorder.markets import MARKETS
 from recorder.record import Recorder
-from recorder.simulator.exchanges import ExchangeSimulator
-from recorder.simulator.upbit import FakeUpbit
-from recorder.simulator.wiring import simulator_config
 from recorder.store.embedded import EmbeddedStore
+from simulator.exchanges import ExchangeSimulator
+from simulator.upbit import FakeUpbit
+from simulator.wiring import simulator_config
 from tests.conftest import eventually_async
 
 MARKET_KEYS = ["binance.spot", "okx.futures"]

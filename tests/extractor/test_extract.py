@@ -9,13 +9,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from extractor.extract import EventRequest, extract_event
+from recorder.clock import S
 from recorder.config import Config
 from recorder.markets import MARKETS
 from recorder.store.base import CoverageRow
 from recorder.store.embedded import EmbeddedStore
 from recorder.trade_row import TRADE_SCHEMA, TradeRow
 
-S = 1_000_000_000
 T = 1_795_000_000 * S  # the announcement
 HB = 5 * S
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from extractor.timeparse import TimeParseError, folder_stamp, iso_utc, parse_at, zone
+from extractor.timeparse import TimeParseError, folder_stamp, parse_at, zone
+from recorder.clock import S, iso_utc
 
-NS = 1_000_000_000
-EXPECTED = 1_795_000_000 * NS  # 2026-11-18T11:06:40Z = 20:06:40 KST
+EXPECTED = 1_795_000_000 * S  # 2026-11-18T11:06:40Z = 20:06:40 KST
 
 
 @pytest.mark.parametrize("text", ["2026-11-18T20:06:40+09:00", "2026-11-18T11:06:40Z", "2026-11-18T20:06:40",

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from recorder.cli import cli
+from pumpwatch.cli import cli
 from recorder.config import Config, ConfigError, format_duration, load_config, parse_duration
 from tests.conftest import REPO
 

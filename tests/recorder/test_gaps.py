@@ -9,12 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from recorder.clock import S
 from recorder.gaps import DisconnectTracker, GapDetector, disconnect_gaps, silence_gaps
 from recorder.markets import market
 from recorder.store.base import CoverageRow, GapRow
 from recorder.trade_row import TradeRow
-
-SEC = 1_000_000_000
 
 
 def row(trade_id: int | str, ts: int = 0, symbol: str = "TIA-USDT") -> TradeRow:
@@ -144,11 +143,11 @@ def test_any_order_reports_what_never_arrived_before_the_cursor_passed_it(ids):
 
 def test_a_reconnect_yields_one_gap_per_symbol_it_carried():
     t = DisconnectTracker()
-    assert t.up("okx", "spot", "okx.spot/0.0", ["A-USDT", "B-USDT"], 10 * SEC) == []
-    t.down("okx", "spot", "okx.spot/0.0", 20 * SEC)
-    gaps = t.up("okx", "spot", "okx.spot/0.0", ["A-USDT", "B-USDT"], 23 * SEC)
-    assert gaps == [GapRow(20 * SEC, 23 * SEC, "okx", "spot", s, "disconnect", "", "", "open", 0) for s in ("A-USDT", "B-USDT")]
-    assert t.pending(30 * SEC) == []
+    assert t.up("okx", "spot", "okx.spot/0.0", ["A-USDT", "B-USDT"], 10 * S) == []
+    t.down("okx", "spot", "okx.spot/0.0", 20 * S)
+    gaps = t.up("okx", "spot", "okx.spot/0.0", ["A-USDT", "B-USDT"], 23 * S)
+    assert gaps == [GapRow(20 * S, 23 * S, "okx", "spot", s, "disconnect", "", "", "open", 0) for s in ("A-USDT", "B-USDT")]
+    assert t.pending(30 * S) == []
 
 
 def test_a_symbol_still_carried_by_another_session_is_no_gap():
@@ -205,14 +204,14 @@ def test_coverage_rows_give_the_same_gaps_in_any_order():
 
 
 def test_a_killed_process_is_trusted_until_its_last_heartbeat():
-    rows = [coverage(0, "up", symbols="A-USDT"), coverage(10 * SEC, "alive"), coverage(20 * SEC, "alive"),
+    rows = [coverage(0, "up", symbols="A-USDT"), coverage(10 * S, "alive"), coverage(20 * S, "alive"),
             # killed: no down; a new process reuses the same logical connection id
-            coverage(95 * SEC, "up", process="h:2", symbols="A-USDT")]
+            coverage(95 * S, "up", process="h:2", symbols="A-USDT")]
     assert disconnect_gaps(rows) == [], "without a staleness rule the dead session still carries the symbol"
-    gaps = disconnect_gaps(rows, stale_after_ns=60 * SEC)
-    assert [(g.symbol, g.ts, g.end_ts) for g in gaps] == [("A-USDT", 20 * SEC, 95 * SEC)]
+    gaps = disconnect_gaps(rows, stale_after_ns=60 * S)
+    assert [(g.symbol, g.ts, g.end_ts) for g in gaps] == [("A-USDT", 20 * S, 95 * S)]
 
 
 def test_silence_gaps_span_the_last_trade_to_now():
-    gaps = silence_gaps("bybit", "spot", {"A-USDT": 10 * SEC, "B-USDT": 95 * SEC}, 100 * SEC, 60 * SEC)
-    assert gaps == [GapRow(10 * SEC, 100 * SEC, "bybit", "spot", "A-USDT", "silence", "", "", "open", 0)]
+    gaps = silence_gaps("bybit", "spot", {"A-USDT": 10 * S, "B-USDT": 95 * S}, 100 * S, 60 * S)
+    assert gaps == [GapRow(10 * S, 100 * S, "bybit", "spot", "A-USDT", "silence", "", "", "open", 0)]

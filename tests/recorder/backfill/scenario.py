@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 
 import aiohttp
 
-from recorder.backfill import BackfillResult, backfill_gap
 from recorder.backfill.base import backfill
+from recorder.backfill.fill import BackfillResult, backfill_gap
 from recorder.exchanges import market_hooks
 from recorder.feeds.market import MarketFeeds
 from recorder.gaps import GapDetector
@@ -25,9 +25,9 @@ from recorder.instruments.fetch import fetch_instruments
 from recorder.instruments.model import Instrument
 from recorder.markets import BY_KEY
 from recorder.normalize import Normalizer
-from recorder.simulator.exchanges import ExchangeSimulator
 from recorder.store.base import GapRow
 from recorder.trade_row import TradeRow
+from simulator.exchanges import ExchangeSimulator
 from tests.conftest import eventually_async
 
 SKIP = 5

@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from recorder.backfill import BackfillResult, backfill_gap, resolved
 from recorder.backfill.base import RateLimit, TokenBucket
+from recorder.backfill.fill import BackfillResult, backfill_gap, resolved
 from recorder.exchanges import market_hooks
 from recorder.instruments.model import Instrument
 from recorder.store.base import GapRow

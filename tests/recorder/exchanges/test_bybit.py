@@ -12,13 +12,13 @@ import ssl
 
 import aiohttp
 
-from recorder.backfill import backfill_gap, resolved
+from recorder.backfill.fill import backfill_gap, resolved
 from recorder.exchanges import bybit
 from recorder.instruments.cryptofeed_symbols import exchange_symbol
 from recorder.instruments.fetch import fetch_instruments
 from recorder.markets import BY_KEY, market
-from recorder.simulator.exchanges import ExchangeSimulator
 from recorder.store.base import GapRow
+from simulator.exchanges import ExchangeSimulator
 from tests.conftest import eventually_async
 from tests.recorder.backfill.scenario import recent_markets
 

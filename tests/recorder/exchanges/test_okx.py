@@ -12,12 +12,12 @@ import ssl
 
 import aiohttp
 
-from recorder.backfill import backfill_gap
+from recorder.backfill.fill import backfill_gap
 from recorder.exchanges import okx
 from recorder.instruments.fetch import fetch_instruments
 from recorder.markets import BY_KEY, market
-from recorder.simulator.exchanges import ExchangeSimulator
 from recorder.store.base import GapRow
+from simulator.exchanges import ExchangeSimulator
 from tests.conftest import eventually_async
 from tests.recorder.backfill.scenario import sequential_markets
 

@@ -226,7 +226,7 @@ def test_add_instruments_starts_an_extra_instance_and_leaves_the_others(tmp_path
     asyncio.run(go())
 
 def test_every_market_end_to_end_against_the_simulator():
-    simulator = pytest.importorskip("recorder.simulator.exchanges")
+    simulator = pytest.importorskip("simulator.exchanges")
     from recorder.instruments.fetch import fetch_instruments
 
     async def go():
@@ -279,7 +279,7 @@ def test_every_market_end_to_end_against_the_simulator():
     asyncio.run(go())
 
 def test_exchange_rejections_are_counted_and_logged_loudly(caplog):
-    simulator = pytest.importorskip("recorder.simulator.exchanges")
+    simulator = pytest.importorskip("simulator.exchanges")
     from recorder.instruments.fetch import fetch_instruments
 
     spec = market("bybit", "futures")

@@ -10,12 +10,12 @@ from contextlib import contextmanager
 import pyarrow as pa
 import pytest
 
+from recorder.clock import S
 from recorder.store.base import CoverageRow, GapRow, NoticeRow, TriggerRow
 from recorder.store.embedded import EmbeddedStore
 from recorder.trade_row import TRADE_SCHEMA, TradeRow, table_to_rows
 from tests.conftest import eventually, fresh_store, store_kinds
 
-S = 1_000_000_000
 T0 = (time.time_ns() // S - 600) * S
 """near now: QuestDB's TTL counts back from a table's newest row, so old fixed times would be evicted on commit"""
 

@@ -14,7 +14,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recorder.simulator.upbit import FakeUpbit
 from recorder.upbit.announcements import (
     ANNOUNCEMENTS_PATH,
     KST,
@@ -30,6 +29,7 @@ from recorder.upbit.announcements import (
     parse_market_all,
     parse_page,
 )
+from simulator.upbit import FakeUpbit
 
 T0 = datetime(2026, 8, 21, 11, 22, 40, tzinfo=KST)
 

@@ -27,19 +27,19 @@ from typing import Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from pumpwatch.status import StatusServer, process_figures
+from pumpwatch.watcher import ListingWatcher, Trigger
+from recorder.clock import S
 from recorder.config import Config
 from recorder.loops import LoopThread
 from recorder.markets import MarketSpec
 from recorder.memory import release_free_memory
 from recorder.record import Recorder
-from recorder.status import StatusServer, process_figures
 from recorder.store import open_store
 from recorder.store.base import Store
 from recorder.tls import client_ssl_context
-from recorder.watcher import ListingWatcher, Trigger
 
 LOG = logging.getLogger(__name__)
-S = 1_000_000_000
 T = TypeVar("T")
 TICK_S = 0.25
 """the ingest loop stamps a tick this often; /status reports how long it has gone without one"""

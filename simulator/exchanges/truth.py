@@ -8,10 +8,10 @@ subscribe the same symbol).
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable
 
-from recorder.simulator.exchanges.model import SimTrade
+from simulator.exchanges.model import SimTrade
 
 
 def normalize(trade: SimTrade) -> dict:
@@ -38,6 +38,10 @@ class TruthLog:
         self._limit = limit
         self._generated: dict[str, deque[dict]] = {}
         self._sent: dict[str, deque[dict]] = {}
+        self.generated_count: Counter[str] = Counter()
+        """trades generated per market, all of them whatever `limit` keeps"""
+        self.sent_count: Counter[str] = Counter()
+        """trades sent per market (each once), all of them whatever `limit` keeps"""
 
     def _log(self, logs: dict[str, deque[dict]], key: str) -> deque[dict]:
         if key not in logs:
@@ -45,13 +49,17 @@ class TruthLog:
         return logs[key]
 
     def generated(self, trade: SimTrade) -> None:
-        self._log(self._generated, trade.listing.key).append(trade.truth)
+        key = trade.listing.key
+        self.generated_count[key] += 1
+        self._log(self._generated, key).append(trade.truth)
 
     def sent(self, trades: Iterable[SimTrade]) -> None:
         for trade in trades:
             if not trade.sent:
                 trade.sent = True
-                self._log(self._sent, trade.listing.key).append(trade.truth)
+                key = trade.listing.key
+                self.sent_count[key] += 1
+                self._log(self._sent, key).append(trade.truth)
 
     def generated_trades(self, market_key: str | None = None) -> list[dict]:
         return self._select(self._generated, market_key)

@@ -20,10 +20,10 @@ from decimal import Decimal
 
 from aiohttp import WSMsgType, web
 
-from recorder.simulator.exchanges.model import Coin, Listing, SimTrade
-from recorder.simulator.exchanges.pricing import PriceModel
-from recorder.simulator.exchanges.truth import TruthLog, normalize
-from recorder.simulator.exchanges.venue import Message, Venue, dumps
+from simulator.exchanges.model import Coin, Listing, SimTrade
+from simulator.exchanges.pricing import PriceModel
+from simulator.exchanges.truth import TruthLog, normalize
+from simulator.exchanges.venue import Message, Venue, as_text, dumps
 
 LOG = logging.getLogger(__name__)
 
@@ -38,6 +38,16 @@ MAX_URL_BYTES = 64 * 1024
 """Binance takes up to 1024 streams in the URL (~30 kB); aiohttp's default request line is 8 kB."""
 MAX_BACKLOG = 100_000
 """a connection further behind than this many frames is dropped, as exchanges drop slow readers."""
+OFFLINE_STATE: dict[str, object] = {"combined": True}
+"""the connection facts `tick_frames` renders for: cryptofeed's (Binance: combined streams)"""
+
+
+def _by_native(trades: list[SimTrade]) -> dict[str, list[SimTrade]]:
+    """Trades grouped by listing, each group in order, the groups in order of first appearance."""
+    groups: dict[str, list[SimTrade]] = {}
+    for trade in trades:
+        groups.setdefault(trade.listing.native, []).append(trade)
+    return groups
 
 
 class Connection:
@@ -78,7 +88,7 @@ class Connection:
                 return
             message, trades = item
             try:
-                await self.ws.send_str(message if isinstance(message, str) else dumps(message))
+                await self.ws.send_str(as_text(message))
             except ConnectionError:
                 return
             self.market.truth.sent(trades)
@@ -231,10 +241,7 @@ class MarketServer:
         return trade
 
     def _publish(self, trades: list[SimTrade]) -> None:
-        groups: dict[str, list[SimTrade]] = {}
-        for trade in trades:
-            groups.setdefault(trade.listing.native, []).append(trade)
-        for native, group in groups.items():
+        for native, group in _by_native(trades).items():
             held = min(self._skip.get(native, 0), len(group))
             if held:
                 self._skip[native] -= held
@@ -244,7 +251,18 @@ class MarketServer:
                 continue
             for message, carried in self.venue.trade_messages(self.listings[native], group):
                 for conn in subscribers:
-                    conn.send(self.venue.frame(conn, message), carried)
+                    conn.send(self.venue.frame(conn.state, message), carried)
+
+    def tick_frames(self, now_ns: int, natives: set[str]) -> list[tuple[str, str, int]]:
+        """One tick of trades at `now_ns`, and those of `natives` as the text frames a subscriber receives, without a socket.
+
+        Returns (native symbol, frame, trades carried) in sending order; Binance frames come as on its
+        combined streams, which cryptofeed subscribes to. For replaying real frames offline (benchmarks).
+        """
+        wanted = [trade for trade in self._tick(now_ns) if trade.listing.native in natives]
+        return [(native, as_text(self.venue.frame(OFFLINE_STATE, message)), len(carried))
+                for native, group in _by_native(wanted).items()
+                for message, carried in self.venue.trade_messages(self.listings[native], group)]
 
     def publish(self, native: str, price: Decimal, amount: Decimal, side: str) -> SimTrade:
         """Trade `amount` coins at `price` per coin now; ValueError if the wire units cannot express it."""
@@ -322,4 +340,4 @@ class MarketServer:
             container[slot] = -price if isinstance(price, int) else f"-{price}"
         else:
             raise ValueError(f"unknown malformed kind {kind!r}; known: {', '.join(MALFORMED_KINDS)}")
-        return self.venue.frame(conn, message)
+        return self.venue.frame(conn.state, message)

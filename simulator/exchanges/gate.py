@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiohttp import web
 
-from recorder.simulator.exchanges.model import Coin, Listing, SimTrade, contract_size_for, dec, make_listing
-from recorder.simulator.exchanges.venue import (
+from recorder.clock import MS
+from simulator.exchanges.model import Coin, Listing, SimTrade, contract_size_for, dec, make_listing
+from simulator.exchanges.venue import (
     Batch,
     Message,
     Route,
@@ -25,12 +26,12 @@ from recorder.simulator.exchanges.venue import (
 )
 
 if TYPE_CHECKING:
-    from recorder.simulator.exchanges.server import Connection
+    from simulator.exchanges.server import Connection
 
 
 def ms_text(ts_ns: int) -> str:
     """Gate's spot `create_time_ms`: milliseconds with four decimals."""
-    return f"{ts_ns // 1_000_000}.{ts_ns % 1_000_000 // 100:04d}"
+    return f"{ts_ns // MS}.{ts_ns % MS // 100:04d}"
 
 
 def not_found(message: str) -> web.HTTPBadRequest:
@@ -145,7 +146,7 @@ class GateFutures(GateSpot):
     key = "gate.futures"
     prefix = "futures"
     ws_paths = ("/v4/ws/usdt",)
-    ts_unit_ns = 1_000_000
+    ts_unit_ns = MS
 
     def listing(self, coin: Coin) -> Listing:
         return make_listing(self.spec, coin, f"{coin.name}_USDT", contract_size=contract_size_for(coin.price),

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from recorder.service import Service
-from recorder.simulator.exchanges import ExchangeSimulator
-from recorder.simulator.upbit import FakeUpbit
-from recorder.simulator.wiring import simulator_config
+from pumpwatch.service import Service
+from recorder.clock import S
+from simulator.exchanges import ExchangeSimulator
+from simulator.upbit import FakeUpbit
+from simulator.wiring import simulator_config
 
-S = 1_000_000_000
 COIN = "C0003"
 TITLE = f"데모코인({COIN}) KRW, USDT 마켓 디지털 자산 추가"
 

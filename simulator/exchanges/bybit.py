@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiohttp import web
 
-from recorder.simulator.exchanges.model import Coin, Listing, SimTrade, dec, make_listing
-from recorder.simulator.exchanges.venue import Batch, Message, Route, Venue, clamp_limit, json_response, parse_json
+from recorder.clock import MS
+from simulator.exchanges.model import Coin, Listing, SimTrade, dec, make_listing
+from simulator.exchanges.venue import Batch, Message, Route, Venue, clamp_limit, json_response, parse_json
 
 if TYPE_CHECKING:
-    from recorder.simulator.exchanges.server import Connection
+    from simulator.exchanges.server import Connection
 
 TRADE_TOPIC = "publicTrade"
 MULTIPLIED = {"PEPE": 1000}
@@ -28,7 +29,7 @@ ID_NAMESPACE = uuid.UUID("5f0c3a52-8b1e-4c47-9a0e-2d6c1c7e9b10")
 
 
 def envelope(result: dict[str, Any], code: int = 0, msg: str = "OK") -> dict[str, Any]:
-    return {"retCode": code, "retMsg": msg, "result": result, "retExtInfo": {}, "time": time.time_ns() // 1_000_000}
+    return {"retCode": code, "retMsg": msg, "result": result, "retExtInfo": {}, "time": time.time_ns() // MS}
 
 
 class BybitSpot(Venue):
@@ -128,7 +129,7 @@ class BybitSpot(Venue):
             index = trade.n - history[0].n - 1 if history else -1
             previous = history[index].price if index >= 0 else trade.price
             rows.append(self.row(listing, trade, previous))
-        message = {"topic": f"{TRADE_TOPIC}.{listing.native}", "type": "snapshot", "ts": time.time_ns() // 1_000_000,
+        message = {"topic": f"{TRADE_TOPIC}.{listing.native}", "type": "snapshot", "ts": time.time_ns() // MS,
                    "data": rows}
         return [(message, trades)]
 
@@ -184,7 +185,7 @@ class BybitLinear(BybitSpot):
         }
 
     def pong(self, conn: Connection, req_id: str) -> dict[str, Any]:
-        return {"req_id": req_id, "op": "pong", "args": [str(time.time_ns() // 1_000_000)], "conn_id": conn.id}
+        return {"req_id": req_id, "op": "pong", "args": [str(time.time_ns() // MS)], "conn_id": conn.id}
 
     def row(self, listing: Listing, trade: SimTrade, previous_price: Any) -> dict[str, Any]:
         row = super().row(listing, trade, previous_price)

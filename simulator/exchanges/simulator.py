@@ -15,18 +15,18 @@ from pathlib import Path
 from types import TracebackType
 
 from recorder.markets import BY_KEY, MARKETS
-from recorder.simulator.exchanges.binance import BinanceFutures, BinanceSpot
-from recorder.simulator.exchanges.bybit import BybitLinear, BybitSpot
-from recorder.simulator.exchanges.gate import GateFutures, GateSpot
-from recorder.simulator.exchanges.kucoin import KucoinFutures, KucoinSpot
-from recorder.simulator.exchanges.model import FIXED_COINS, Listing, synthetic_coins
-from recorder.simulator.exchanges.okx import OkxSpot, OkxSwap
-from recorder.simulator.exchanges.phemex import PhemexPerpetual, PhemexSpot
-from recorder.simulator.exchanges.pricing import Jump, PriceModel, PricePath
-from recorder.simulator.exchanges.server import MALFORMED_KINDS, MarketServer
-from recorder.simulator.exchanges.tls import server_ssl_context
-from recorder.simulator.exchanges.truth import TruthLog
-from recorder.simulator.exchanges.venue import Venue
+from simulator.exchanges.binance import BinanceFutures, BinanceSpot
+from simulator.exchanges.bybit import BybitLinear, BybitSpot
+from simulator.exchanges.gate import GateFutures, GateSpot
+from simulator.exchanges.kucoin import KucoinFutures, KucoinSpot
+from simulator.exchanges.model import FIXED_COINS, Listing, synthetic_coins
+from simulator.exchanges.okx import OkxSpot, OkxSwap
+from simulator.exchanges.phemex import PhemexPerpetual, PhemexSpot
+from simulator.exchanges.pricing import Jump, PriceModel, PricePath
+from simulator.exchanges.server import MALFORMED_KINDS, MarketServer
+from simulator.exchanges.tls import server_ssl_context
+from simulator.exchanges.truth import TruthLog
+from simulator.exchanges.venue import Venue
 
 VENUES: dict[str, type[Venue]] = {
     venue.key: venue
@@ -119,6 +119,14 @@ class ExchangeSimulator:
     def generated_trades(self, market_key: str | None = None) -> list[dict]:
         """Every trade generated, including those held back by `skip_trades`."""
         return self._truth.generated_trades(market_key)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Trades `generated` and `sent` per market, all of them even where `truth_limit` keeps no records."""
+        return {"generated": dict(self._truth.generated_count), "sent": dict(self._truth.sent_count)}
+
+    def tick_frames(self, market_key: str, now_ns: int, natives: set[str]) -> list[tuple[str, str, int]]:
+        """One tick of the market's trades at `now_ns` as text frames, without a socket (see `MarketServer.tick_frames`)."""
+        return self._market(market_key).tick_frames(now_ns, natives)
 
     def subscribed(self, market_key: str) -> set[str]:
         """Native symbols with a trade subscription on any open connection."""

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiohttp import web
 
-from recorder.simulator.exchanges.model import Coin, Listing, SimTrade, dec, make_listing
-from recorder.simulator.exchanges.venue import (
+from recorder.clock import MS
+from simulator.exchanges.model import Coin, Listing, SimTrade, dec, make_listing
+from simulator.exchanges.venue import (
     Batch,
     Message,
     Route,
@@ -25,7 +26,7 @@ from recorder.simulator.exchanges.venue import (
 )
 
 if TYPE_CHECKING:
-    from recorder.simulator.exchanges.server import Connection
+    from simulator.exchanges.server import Connection
 
 TRADE_STREAM = "aggTrade"
 MULTIPLIED = {"PEPE": 1000}
@@ -78,7 +79,7 @@ class BinanceSpot(Venue):
     async def _exchange_info(self, request: web.Request) -> web.Response:
         return json_response({
             "timezone": "UTC",
-            "serverTime": time.time_ns() // 1_000_000,
+            "serverTime": time.time_ns() // MS,
             "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000}],
             "exchangeFilters": [],
             "symbols": [self.symbol_info(listing) for listing in self.market.listings.values()],
@@ -139,7 +140,7 @@ class BinanceSpot(Venue):
             conn.send({"error": {"code": 2, "msg": f"Invalid request: unknown method {method}"}, "id": request.get("id")})
 
     def trade_messages(self, listing: Listing, trades: list[SimTrade]) -> Batch:
-        event_ms = time.time_ns() // 1_000_000
+        event_ms = time.time_ns() // MS
         return [(self.event(listing, trade, event_ms), [trade]) for trade in trades]
 
     def event(self, listing: Listing, trade: SimTrade, event_ms: int) -> dict[str, Any]:
@@ -147,8 +148,8 @@ class BinanceSpot(Venue):
         return {"e": "aggTrade", "E": event_ms, "s": listing.native, "a": agg_id, "p": dec(trade.price),
                 "q": dec(trade.size), "f": agg_id, "l": agg_id, "T": trade.ts_ms, "m": trade.side == "sell", "M": True}
 
-    def frame(self, conn: Connection, message: Message) -> Message:
-        if not conn.state.get("combined") or not isinstance(message, dict):
+    def frame(self, state: dict[str, object], message: Message) -> Message:
+        if not state.get("combined") or not isinstance(message, dict):
             return message
         return {"stream": f"{message['s'].lower()}@{TRADE_STREAM}", "data": message}
 

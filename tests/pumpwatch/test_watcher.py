@@ -10,14 +10,12 @@ from datetime import datetime, timedelta
 import aiohttp
 import pytest
 
+from pumpwatch.watcher import ListingWatcher
+from recorder.clock import KST, S
 from recorder.config import Config
-from recorder.simulator.upbit import FakeUpbit
 from recorder.store.embedded import EmbeddedStore
-from recorder.upbit.announcements import KST
-from recorder.watcher import ListingWatcher
+from simulator.upbit import FakeUpbit
 from tests.conftest import eventually_async
-
-S = 1_000_000_000
 
 
 def _config(base: str) -> Config:
@@ -97,7 +95,7 @@ def test_rate_limit_backs_off_with_one_log_line_per_state_change(tmp_path, caplo
         await task
         return watcher
 
-    with caplog.at_level(logging.INFO, logger="recorder.watcher"):
+    with caplog.at_level(logging.INFO, logger="pumpwatch.watcher"):
         watcher = asyncio.run(_with_fake(body))
     assert [t.coin for t in fired] == ["BABY"]
     changes = [r.getMessage() for r in caplog.records if "poll state" in r.getMessage()]
@@ -199,3 +197,22 @@ def test_a_trigger_due_at_once_is_handed_over_only_once_stored(tmp_path):
 
     asyncio.run(_with_fake(body))
     assert [[(row.symbol, row.status) for row in rows] for rows in stored_when_fired] == [[("TIA", "scheduled")]]
+
+
+def test_a_trigger_is_handed_over_with_the_start_of_the_poll_that_found_it(tmp_path):
+    store = EmbeddedStore(tmp_path / "s.sqlite")
+    ticks = iter(range(1_000, 100_000, 1_000))
+    seen = []
+
+    async def body(fake, session):
+        watcher = ListingWatcher(_config(fake.base_url), store, lambda t: seen.append(watcher.poll_started_ns),
+                                 clock=lambda: next(ticks) * S)
+        await watcher.catch_up(session)
+        caught_up_at = watcher.poll_started_ns
+        fake.publish("바빌론(BABY) KRW 마켓 디지털 자산 추가", at=_now())
+        await watcher.poll_once(session)
+        return caught_up_at, watcher.poll_started_ns
+
+    caught_up_at, polled_at = asyncio.run(_with_fake(body))
+    assert caught_up_at == 1_000 * S and polled_at > caught_up_at
+    assert seen == [polled_at]

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiohttp import web
 
-from recorder.simulator.exchanges.model import Coin, Listing, SimTrade, dec, make_listing
-from recorder.simulator.exchanges.venue import Batch, Message, Route, Venue, json_response, parse_json
+from simulator.exchanges.model import Coin, Listing, SimTrade, dec, make_listing
+from simulator.exchanges.venue import Batch, Message, Route, Venue, json_response, parse_json
 
 if TYPE_CHECKING:
-    from recorder.simulator.exchanges.server import Connection
+    from simulator.exchanges.server import Connection
 
 SCALE = 8
 """spot priceScale and valueScale."""

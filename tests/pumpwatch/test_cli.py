@@ -6,7 +6,7 @@ import json
 
 from click.testing import CliRunner
 
-from recorder.cli import cli
+from pumpwatch.cli import cli
 
 
 def test_help_lists_the_subcommands():

@@ -32,7 +32,7 @@ from cryptofeed.feed import Feed
 from cryptofeed.symbols import Symbols
 
 from recorder.markets import BY_KEY, MARKETS
-from recorder.simulator.exchanges import VENUES, ExchangeSimulator, Listing, client_ssl_context
+from simulator.exchanges import VENUES, ExchangeSimulator, Listing, client_ssl_context
 from tests.conftest import eventually_async
 
 ALL = [spec.key for spec in MARKETS]
@@ -345,6 +345,8 @@ async def disconnect_and_resend() -> None:
         assert phemex_sent == Counter(identity(r) for r in sim.generated_trades("phemex.spot")), (
             "Phemex's resend on subscribe recovered every trade")
         assert len(run.received["phemex.spot"]) > sum(distinct(run.received["phemex.spot"]).values()), "duplicates"
+        assert sim.counts() == {"generated": {k: len(sim.generated_trades(k)) for k in keys},
+                                "sent": {k: len(sim.sent_trades(k)) for k in keys}}
 
 
 def test_malformed_frames_reach_cryptofeed() -> None:
@@ -471,6 +473,20 @@ def test_same_seed_same_trades() -> None:
     assert asyncio.run(first_trades(1)) == asyncio.run(first_trades(1)) != asyncio.run(first_trades(2))
 
 
+def test_tick_frames_render_a_tick_offline_as_a_subscriber_receives_it() -> None:
+    sim = ExchangeSimulator(["binance.spot", "okx.futures"], symbols=3, trades_per_second=40, seed=5, truth_limit=0)
+    wanted = {key: {x.native for x in sim.instruments(key)[:2]} for key in sim.markets}
+    frames = {key: sim.tick_frames(key, time.time_ns(), wanted[key]) for key in sim.markets}
+    for key, rendered in frames.items():
+        assert {native for native, _, _ in rendered} == wanted[key]
+        assert sum(carried for _, _, carried in rendered) == 2 * len(wanted[key])  # 40/s × 50 ms per listing
+        assert all(json.loads(text) for _, text, _ in rendered)
+    assert all(json.loads(text)["stream"].endswith("@aggTrade") for _, text, _ in frames["binance.spot"])
+    counts = sim.counts()  # counted although truth_limit keeps no record
+    assert counts["sent"] == {} and counts["generated"] == {key: 2 * len(sim.instruments(key)) for key in sim.markets}
+    assert sim.generated_trades() == []
+
+
 def test_jump_and_price_path() -> None:
     asyncio.run(jumps())
 
@@ -517,7 +533,7 @@ def test_command_line_prints_endpoints_and_ca() -> None:
 
 async def command_line() -> None:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "recorder.simulator.exchanges", "--markets", "gate.spot,okx.futures", "--symbols", "1",
+        sys.executable, "-m", "simulator.exchanges", "--markets", "gate.spot,okx.futures", "--symbols", "1",
         stdout=asyncio.subprocess.PIPE)
     assert process.stdout is not None
     try:

@@ -2,51 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from extractor.cli import extract_options
+from extractor.cli import UserError, config_option, extract_command
 from recorder import __version__
-from recorder.config import DEFAULT_CONFIG, Config, ConfigError, load_config
-
-EXIT_USAGE = 2
-
-
-def fail(message: str) -> None:
-    """A user error: one clear line on stderr, exit status 2, nothing started."""
-    click.echo(f"pumpwatch: {message}", err=True)
-    sys.exit(EXIT_USAGE)
-
-
-def config_option(command: Callable | None = None, *, required: bool = True) -> Callable:
-    """`--config PATH` on every subcommand (also accepted before the subcommand).
-
-    With `required=False` (commands that work without one, like `listings parse`), a config is
-    loaded and validated only when named; otherwise the command gets None.
-    """
-
-    def decorate(command: Callable) -> Callable:
-        @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
-                      help=f"YAML config file [default: {DEFAULT_CONFIG if required else 'none'}]")
-        @click.pass_context
-        @functools.wraps(command)
-        def wrapper(ctx: click.Context, config_path: Path | None, **kwargs):
-            path = config_path or ctx.find_root().params.get("config_path") or (DEFAULT_CONFIG if required else None)
-            config = None
-            if path is not None:
-                try:
-                    config = load_config(path)
-                except ConfigError as exc:
-                    fail(str(exc))
-            return ctx.invoke(command, config, **kwargs)
-
-        return wrapper
-
-    return decorate(command) if command is not None else decorate
+from recorder.config import DEFAULT_CONFIG, Config
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -94,14 +57,7 @@ def listings_parse(_config: Config | None) -> None:
         click.echo(json.dumps(parse_title(title).as_dict(), ensure_ascii=False))
 
 
-@cli.command("extract")
-@config_option
-@extract_options
-def extract_command(config: Config, **options) -> None:
-    """Write the event folder of one listing window (also installed as `extract`)."""
-    from extractor.cli import run_extract
-
-    run_extract(config, **options)
+cli.add_command(extract_command)
 
 
 def _markets(config: Config, markets: str | None):
@@ -112,7 +68,7 @@ def _markets(config: Config, markets: str | None):
     chosen = []
     for key in (part.strip() for part in markets.split(",") if part.strip()):
         if key not in BY_KEY:
-            fail(f"--markets: unknown market {key!r}; known: {', '.join(BY_KEY)}")
+            raise UserError(f"--markets: unknown market {key!r}; known: {', '.join(BY_KEY)}")
         chosen.append(BY_KEY[key])
     return chosen
 
@@ -120,9 +76,9 @@ def _markets(config: Config, markets: str | None):
 def _serve(config: Config, markets: str | None, watch: bool) -> None:
     import asyncio
 
+    from pumpwatch.service import Service
     from recorder.logs import setup_logging
     from recorder.memory import tune_allocator
-    from recorder.service import Service
     from recorder.store import StoreError
 
     setup_logging(log_dir=Path(config.service.log_dir))
@@ -130,7 +86,7 @@ def _serve(config: Config, markets: str | None, watch: bool) -> None:
     try:
         asyncio.run(Service(config, _markets(config, markets), watch=watch).run())
     except StoreError as exc:
-        fail(str(exc))
+        raise UserError(str(exc)) from exc
 
 
 @cli.command("analyze")
@@ -144,7 +100,7 @@ def analyze_command(config: Config, event_dir: Path) -> None:
     try:
         analysis = analyze_event(event_dir, config.analysis.pump_threshold, config.analysis.min_trades)
     except EventFolderError as exc:
-        fail(f"{event_dir}: {exc}")
+        raise UserError(f"{event_dir}: {exc}") from exc
     click.echo(summary_table(analysis))
 
 
@@ -198,7 +154,7 @@ def status_command(config: Config, url: str | None) -> None:
     import json
     import urllib.request
 
-    from recorder.status_table import render
+    from pumpwatch.status_table import render
 
     url = url or f"http://{config.service.status_host}:{config.service.status_port}/status"
     try:
@@ -221,8 +177,8 @@ def demo_command(config: Config | None, workdir: Path | None, store_kind: str) -
     import asyncio
     import tempfile
 
+    from pumpwatch.demo import run_demo
     from recorder.config import StoreConfig
-    from recorder.demo import run_demo
     from recorder.store import StoreError
 
     workdir = workdir or Path(tempfile.mkdtemp(prefix="pumpwatch-demo-"))
@@ -234,7 +190,7 @@ def demo_command(config: Config | None, workdir: Path | None, store_kind: str) -
     try:
         result = asyncio.run(run_demo(workdir, analysis=analysis, store=store, progress=lambda line: click.echo(line, err=True)))
     except StoreError as exc:
-        fail(str(exc))
+        raise UserError(str(exc)) from exc
     click.echo(result.summary)
     click.echo(f"\nevent folder: {result.event_dir}")
     click.echo(f"chart:        {result.event_dir / 'chart.png'}")

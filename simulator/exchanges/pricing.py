@@ -12,6 +12,8 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from recorder.clock import S
+
 PricePath = Callable[[str, str, int], float]
 """(coin, market key, exchange time ns) → price of one coin in USDT."""
 
@@ -44,7 +46,7 @@ class PriceModel:
             price = self._path(base, market_key, ts_ns)
         else:
             phase = zlib.crc32(f"{self._seed}:{base}".encode()) / 2**32
-            swing = math.sin(2 * math.pi * (ts_ns / 1e9 / SWING_PERIOD_S + phase))
+            swing = math.sin(2 * math.pi * (ts_ns / S / SWING_PERIOD_S + phase))
             price = self._reference[base] * (1 + SWING * swing)
         for jump in self._jumps.get(base, ()):
             if ts_ns >= jump.at_ns and jump.market_key in (None, market_key):

@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from recorder.clock import MS
 from recorder.markets import MarketSpec
 
 QUOTE = "USDT"
@@ -165,4 +166,4 @@ class SimTrade:
 
     @property
     def ts_ms(self) -> int:
-        return self.ts_ns // 1_000_000
+        return self.ts_ns // MS

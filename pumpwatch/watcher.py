@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from recorder.clock import MS, S
 from recorder.config import Config, ExtractionConfig
 from recorder.markets import MARKETS
 from recorder.store.base import NoticeRow, Store, TriggerRow
@@ -27,7 +28,6 @@ from recorder.upbit.announcements import Backoff, Notice, classify_error, fetch_
 from recorder.upbit.titles import ParsedTitle, parse_title
 
 LOG = logging.getLogger(__name__)
-S = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Trigger:
 
     @property
     def latency_ms(self) -> int:
-        return (self.detected_ns - self.announced_ns) // 1_000_000
+        return (self.detected_ns - self.announced_ns) // MS
 
     def ready_ns(self, extraction: ExtractionConfig) -> int:
         """When the window can be extracted: the announcement + `after` + `settle`."""
@@ -84,6 +84,8 @@ class ListingWatcher:
         """the last notices seen, newest first (for status)"""
         self.skipped_notices = 0
         self.polls = 0
+        self.poll_started_ns: int | None = None
+        """when the latest poll (or catch-up) began, by `clock`: a trigger handed over now came from that poll"""
 
     # --- handling one notice -------------------------------------------------------------------
     async def handle(self, notice: Notice) -> list[Trigger]:
@@ -149,7 +151,8 @@ class ListingWatcher:
     # --- polling -------------------------------------------------------------------------------
     async def catch_up(self, session: aiohttp.ClientSession) -> int:
         """Page back through notices up to the lookback horizon; handle the unseen ones oldest first."""
-        horizon = self.clock() - round(self.config.upbit.lookback * S)
+        self.poll_started_ns = self.clock()
+        horizon = self.poll_started_ns - round(self.config.upbit.lookback * S)
         found: dict[int, Notice] = {}
         page, total = 1, 1
         while page <= min(total, 50):
@@ -175,6 +178,7 @@ class ListingWatcher:
 
     async def poll_once(self, session: aiohttp.ClientSession) -> list[Trigger]:
         self.polls += 1
+        self.poll_started_ns = self.clock()
         result = await fetch_page(session, self.config.upbit.announcements_base, 1, self.config.upbit.per_page, self.ssl)
         if result.skipped:
             self.skipped_notices += result.skipped

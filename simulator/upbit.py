@@ -3,7 +3,7 @@
 Tests, the demo and benchmarks drive it (`publish`, `edit`, `fail_next`) to exercise the watcher
 without touching Upbit. One server plays both hosts (api-manager.upbit.com and api.upbit.com), so
 `base_url` is both the announcements base and the API base. Run it alone with
-`python -m recorder.simulator.upbit --port 8081`.
+`python -m simulator.upbit --port 8081`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from recorder.upbit.announcements import ANNOUNCEMENTS_PATH, KST, MARKET_ALL_PATH
+from recorder.clock import KST
+from recorder.upbit.announcements import ANNOUNCEMENTS_PATH, MARKET_ALL_PATH
 
 Failure = int | Literal["garbage"]
 

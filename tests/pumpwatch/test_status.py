@@ -12,21 +12,20 @@ import urllib.request
 from datetime import datetime
 from types import SimpleNamespace
 
+from pumpwatch.service import Service
+from pumpwatch.status import metrics_text, process_figures
+from pumpwatch.status_table import render
+from recorder.clock import KST, S
 from recorder.config import Config
 from recorder.lag import SAMPLES_PER_SECOND, ReceiveLag, weighted_median
 from recorder.loops import LoopThread
 from recorder.markets import BY_KEY, MARKETS
 from recorder.normalize import Normalizer
 from recorder.record import MarketState, Recorder
-from recorder.service import Service
-from recorder.simulator.upbit import FakeUpbit
-from recorder.status import metrics_text, process_figures
-from recorder.status_table import render
 from recorder.store.embedded import EmbeddedStore
-from recorder.upbit.announcements import KST
+from simulator.upbit import FakeUpbit
 from tests.conftest import eventually
 
-S = 1_000_000_000
 MS = 1_000_000
 
 

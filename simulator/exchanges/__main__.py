@@ -1,4 +1,4 @@
-"""`python -m recorder.simulator.exchanges --symbols 50 --rate 2`: serve until Ctrl-C."""
+"""`python -m simulator.exchanges --symbols 50 --rate 2`: serve until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 
 from recorder.markets import BY_KEY
-from recorder.simulator.exchanges.simulator import ExchangeSimulator
+from simulator.exchanges.simulator import ExchangeSimulator
 
 TRUTH_LIMIT = 100_000
 """per market: a long demo run keeps only the latest records."""
@@ -23,7 +23,7 @@ async def serve(markets: list[str] | None, symbols: int, rate: float, seed: int)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m recorder.simulator.exchanges", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m simulator.exchanges", description=__doc__)
     parser.add_argument("--symbols", type=int, default=20, help="synthetic coins per market (plus 4 fixed ones)")
     parser.add_argument("--rate", type=float, default=1.0, help="trades per second per symbol")
     parser.add_argument("--seed", type=int, default=0)

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiohttp import web
 
-from recorder.simulator.exchanges.model import Coin, Listing, SimTrade, contract_size_for, dec, make_listing
-from recorder.simulator.exchanges.venue import (
+from simulator.exchanges.model import Coin, Listing, SimTrade, contract_size_for, dec, make_listing
+from simulator.exchanges.venue import (
     Batch,
     Message,
     Route,
@@ -24,7 +24,7 @@ from recorder.simulator.exchanges.venue import (
 )
 
 if TYPE_CHECKING:
-    from recorder.simulator.exchanges.server import Connection
+    from simulator.exchanges.server import Connection
 
 TRADE_CHANNEL = "trades"
 SWAP_LOT_DECIMALS = 2

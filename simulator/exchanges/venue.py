@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiohttp import web
 
+from recorder.clock import MS
 from recorder.markets import BY_KEY, MarketSpec
-from recorder.simulator.exchanges.model import Coin, Listing, SimTrade
+from simulator.exchanges.model import Coin, Listing, SimTrade
 
 if TYPE_CHECKING:
-    from recorder.simulator.exchanges.server import Connection, MarketServer
+    from simulator.exchanges.server import Connection, MarketServer
 
 Message = dict[str, Any] | list[Any] | str
 """A JSON-able object, or text sent as is."""
@@ -35,7 +36,7 @@ class Venue:
     ws_paths: ClassVar[tuple[str, ...]]
     heartbeat: ClassVar[float | None] = None
     """seconds between server-sent protocol pings; None when the exchange expects client pings."""
-    ts_unit_ns: ClassVar[int] = 1_000_000
+    ts_unit_ns: ClassVar[int] = MS
     """the resolution of the exchange's trade times (ms for most)."""
 
     def __init__(self, market: MarketServer) -> None:
@@ -73,8 +74,8 @@ class Venue:
         """The messages that carry `trades` (all of one listing, oldest first), batched as the exchange does."""
         raise NotImplementedError
 
-    def frame(self, conn: Connection, message: Message) -> Message:
-        """Per-connection wrapping of a trade message (Binance's combined streams)."""
+    def frame(self, state: dict[str, object], message: Message) -> Message:
+        """Per-connection wrapping of a trade message (Binance's combined streams); `state`: the connection's facts."""
         return message
 
     def price_slot(self, message: Message) -> tuple[Any, str | int]:
@@ -85,6 +86,11 @@ class Venue:
 # helpers shared by the exchange modules
 def dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"))
+
+
+def as_text(message: Message) -> str:
+    """A message as the text frame that goes on the socket."""
+    return message if isinstance(message, str) else dumps(message)
 
 
 def json_response(obj: Any, status: int = 200) -> web.Response:

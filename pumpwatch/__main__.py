@@ -1,0 +1,5 @@
+"""`python -m pumpwatch` is the `pumpwatch` command."""
+
+from pumpwatch.cli import main
+
+main()
