@@ -11,6 +11,7 @@ import os
 import socket
 import time
 
+from recorder.sinks import COVERAGE
 from recorder.store.base import CoverageRow
 from recorder.writer import StoreWriter
 
@@ -54,13 +55,13 @@ class CoverageTracker:
         if entry is None:
             return
         exchange, market, symbols, _ = entry
-        self.writer.add("coverage", CoverageRow(ts_ns, exchange, market, session, self.process, state,
+        self.writer.add(COVERAGE, CoverageRow(ts_ns, exchange, market, session, self.process, state,
                                                 ",".join(symbols) if state == "up" else ""))
 
     def heartbeat(self, now_ns: int | None = None) -> None:
         now_ns = now_ns or time.time_ns()
         for conn_id, (exchange, market, _, _) in list(self.open.items()):
-            self.writer.add("coverage", CoverageRow(now_ns, exchange, market, conn_id, self.process, "alive", ""))
+            self.writer.add(COVERAGE, CoverageRow(now_ns, exchange, market, conn_id, self.process, "alive", ""))
 
     async def run_heartbeats(self, interval_s: float) -> None:
         while True:

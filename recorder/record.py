@@ -19,15 +19,15 @@ import aiohttp
 from recorder.config import Config, format_duration
 from recorder.coverage import CoverageTracker
 from recorder.feeds.market import MarketFeeds
-from recorder.gaps import DisconnectTracker, GapDetector, id_hint
+from recorder.gaps import DisconnectTracker
 from recorder.instruments.model import Instrument
-from recorder.lag import ReceiveLag
 from recorder.markets import MarketSpec
 from recorder.normalize import Normalizer
 from recorder.ratelimited_log import RateLimitedLog
 from recorder.repair import Repairer
 from recorder.store.base import Store
 from recorder.tls import client_ssl_context
+from recorder.trade_path import MarketState, TradePath
 from recorder.universe import Universe, make_fetcher, read_symbols_yaml, refresh
 from recorder.upbit.announcements import fetch_market_all
 from recorder.writer import StoreWriter
@@ -66,29 +66,6 @@ async def fetch_universe(config: Config, markets: Iterable[MarketSpec], ssl) -> 
     for key, state in sorted(status.items()):
         LOG.info("universe: %s: %s, %d listed, %d kept", key, state.source, state.listed, state.kept)
     return universe, upbit_ok
-
-
-class MarketState:
-    """Counters of one market, written by the ingest loop, read by status and the per-minute rate line from other threads."""
-
-    def __init__(self, spec: MarketSpec, normalizer: Normalizer) -> None:
-        self.spec = spec
-        self.normalizer = normalizer
-        self.feeds: MarketFeeds | None = None
-        self.trades = 0
-        self.last_trade_ns = 0
-        self.last_received_mono = 0.0
-        self.lag = ReceiveLag()
-        self._rate_mark = (time.monotonic(), 0)
-        self.rate = 0.0
-
-    def sample_rate(self) -> float:
-        now, count = time.monotonic(), self.trades
-        then, before = self._rate_mark
-        if now - then > 0:
-            self.rate = (count - before) / (now - then)
-        self._rate_mark = (now, count)
-        return self.rate
 
 
 class Recorder:
@@ -138,38 +115,9 @@ class Recorder:
         state = self.states.get(market_key)
         return state.feeds.instruments.get(symbol) if state is not None and state.feeds is not None else None
 
-    def _on_trade(self, state: MarketState):
-        normalize = state.normalizer.normalize
-        add = self.writer.add
-        lag = state.lag.add
-        if state.spec.trade_id != "sequential":
-
-            async def on_trade(trade, receipt_timestamp: float) -> None:
-                row = normalize(trade, receipt_timestamp)
-                if row is not None:
-                    add("trades", row)
-                    state.trades += 1
-                    state.last_trade_ns = row.ts
-                    lag(row.ts, row.received_ts)
-
-            return on_trade
-
-        detect = GapDetector(state.spec).feed
-        hint = id_hint(state.spec.key)
-        submit = self.repairer.submit
-
-        async def on_sequential_trade(trade, receipt_timestamp: float) -> None:
-            row = normalize(trade, receipt_timestamp)
-            if row is not None:
-                add("trades", row)
-                state.trades += 1
-                state.last_trade_ns = row.ts
-                lag(row.ts, row.received_ts)
-                gap = detect(row, *hint(trade)) if hint is not None else detect(row)
-                if gap is not None:
-                    submit(gap)
-
-        return on_sequential_trade
+    def trade_path(self, state: MarketState) -> TradePath:
+        """The market's per-trade callback (`TradePath.on_trade`), with this recorder's writer and repairer."""
+        return TradePath(state, self.writer, self.repairer.submit)
 
     def _on_connection(self, event) -> None:
         """Coverage rows for every session; after a reconnect, a disconnect gap per symbol to repair."""
@@ -181,7 +129,7 @@ class Recorder:
         state = MarketState(spec, Normalizer(spec, instruments))
         market = self.config.exchanges.market(spec)
         state.feeds = MarketFeeds(
-            spec, instruments, on_trade=self._on_trade(state), on_connection=self._on_connection,
+            spec, instruments, on_trade=self.trade_path(state).on_trade, on_connection=self._on_connection,
             ws_base=market.ws_base, rest_base=market.rest_base, ssl_ca_file=self.config.tls_ca_file,
             max_symbols_per_connection=market.max_symbols_per_connection,
         )

@@ -30,6 +30,7 @@ from recorder.coverage_sessions import coin_coverage, symbol_coin
 from recorder.instruments.fetch import default_rest_base
 from recorder.instruments.model import Instrument
 from recorder.markets import BY_KEY, MARKETS
+from recorder.sinks import GAPS, TRADES
 from recorder.store.base import GapRow, Store
 from recorder.writer import StoreWriter
 
@@ -106,7 +107,7 @@ class Repairer:
 
     def submit(self, gap: GapRow) -> None:
         """Record the gap now and queue its repair (in place of an older one of the same instrument and kind)."""
-        self.writer.add("gaps", gap)
+        self.writer.add(GAPS, gap)
         queue = self._queues.get(gap.exchange)
         if queue is None:
             return
@@ -142,9 +143,9 @@ class Repairer:
             return gap
         result = await backfill_gap(gap, instrument, self.rest_base(key), self._session, self.ssl)
         if result.rows:
-            self.writer.add_many("trades", result.rows)
+            self.writer.add_many(TRADES, result.rows)
         updated = resolved(gap, result)
-        self.writer.add("gaps", updated)
+        self.writer.add(GAPS, updated)
         self.stats.rows_recovered += len(result.rows)
         status = updated.status if updated.status in ("backfilled", "partial", "unrecoverable") else "still_open"
         setattr(self.stats, status, getattr(self.stats, status) + 1)
@@ -168,7 +169,7 @@ class Repairer:
         holes = await asyncio.to_thread(self.window_holes, coin, start_ns, end_ns)
         repaired = []
         for gap in holes:
-            self.writer.add("gaps", gap)
+            self.writer.add(GAPS, gap)
             try:
                 repaired.append(await self.repair(gap))
             except Exception:

@@ -1,27 +1,21 @@
 """A bounded on-disk spool of batches the store could not take yet, replayed oldest first.
 
-Trades are Arrow IPC files, other rows JSON; each file is written to a temporary name and renamed,
+Each file is named after its sink and written in the sink's format (trades Arrow IPC, other rows
+JSON: `recorder.sinks`); each file is written to a temporary name and renamed,
 so a crash never leaves a half batch to replay. A replayed file is deleted only after the store
 accepted it; the store's dedup key makes a replay after a crash harmless.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.ipc as ipc
-
-from recorder.store.base import CoverageRow, GapRow
-from recorder.trade_row import rows_to_table, table_to_rows
+from recorder.sinks import BY_NAME, Sink
 
 LOG = logging.getLogger(__name__)
-
-ROW_TYPES = {"coverage": CoverageRow, "gaps": GapRow}
 
 
 class SpoolFull(Exception):
@@ -53,33 +47,24 @@ class Spool:
         """Files waiting, counted in memory: the writer asks before every batch, so no directory listing here."""
         return self._count
 
-    def put(self, kind: str, rows: list) -> Path:
+    def put(self, sink: Sink, rows: list) -> Path:
         if self._bytes >= self.max_bytes:
             raise SpoolFull(f"spool {self.directory} holds {self._bytes} bytes (limit {self.max_bytes})")
-        suffix = "arrow" if kind == "trades" else "json"
         with self._lock:
-            path = self.directory / f"{self._next:012d}.{kind}.{suffix}"
+            path = self.directory / f"{self._next:012d}.{sink.name}.{sink.suffix}"
             self._next += 1
         tmp = path.with_name(path.name + ".tmp")
-        if kind == "trades":
-            table = rows_to_table(rows)
-            with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
-                writer.write_table(table)
-        else:
-            tmp.write_text(json.dumps([list(row) for row in rows]), encoding="utf-8")
+        sink.dump(rows, tmp)
         os.replace(tmp, path)
         with self._lock:
             self._bytes += path.stat().st_size
             self._count += 1
         return path
 
-    def read(self, path: Path) -> tuple[str, list]:
-        kind = path.name.split(".")[1]
-        if kind == "trades":
-            with pa.memory_map(str(path)) as source:
-                return kind, table_to_rows(ipc.open_file(source).read_all())
-        row_type = ROW_TYPES[kind]
-        return kind, [row_type(*values) for values in json.loads(path.read_text(encoding="utf-8"))]
+    def read(self, path: Path) -> tuple[Sink, list]:
+        """The file's sink and rows; a KeyError for a file of no known sink (the writer sets it aside)."""
+        sink = BY_NAME[path.name.split(".")[1]]
+        return sink, sink.load(path)
 
     def set_aside(self, path: Path) -> None:
         """Keep an unreadable file for a human (`.bad`), out of the replay."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from recorder.memory import release_free_memory
+from recorder.sinks import TRADES, Sink
 from recorder.spool import Spool, SpoolFull
 from recorder.store.base import Store
 
@@ -65,7 +66,7 @@ class StoreWriter:
         self.retry_interval_s = retry_interval_s
         self.stats = WriterStats()
         self._queue: queue.Queue = queue.Queue()
-        self._pending: dict[str, list] = {}
+        self._pending: dict[Sink, list] = {}
         self._pending_since: float | None = None
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
@@ -80,32 +81,32 @@ class StoreWriter:
         self._thread.start()
         self._spiller.start()
 
-    def add(self, kind: str, row: tuple) -> None:
+    def add(self, sink: Sink, row: tuple) -> None:
         with self._lock:
-            rows = self._pending.setdefault(kind, [])
+            rows = self._pending.setdefault(sink, [])
             rows.append(row)
             if self._pending_since is None:
                 self._pending_since = time.monotonic()
             if len(rows) >= self.flush_rows:
-                self._hand_over(kind, self._pending.pop(kind))
+                self._hand_over(sink, self._pending.pop(sink))
 
-    def add_many(self, kind: str, rows: Sequence[tuple]) -> None:
+    def add_many(self, sink: Sink, rows: Sequence[tuple]) -> None:
         if rows:
             with self._lock:
-                self._hand_over(kind, list(rows))
+                self._hand_over(sink, list(rows))
 
     def flush(self) -> None:
         """Hand every partial batch to the writer thread (called every `flush_interval`)."""
         with self._lock:
             pending, self._pending, self._pending_since = self._pending, {}, None
-            for kind, rows in pending.items():
+            for sink, rows in pending.items():
                 if rows:
-                    self._hand_over(kind, rows)
+                    self._hand_over(sink, rows)
 
-    def _hand_over(self, kind: str, rows: list) -> None:
+    def _hand_over(self, sink: Sink, rows: list) -> None:
         """Queue a batch for the writer (under `_lock`); past the memory bound, wake the spiller."""
         self._queued_rows += len(rows)
-        self._queue.put((kind, rows, time.monotonic()))
+        self._queue.put((sink, rows, time.monotonic()))
         if self._queued_rows > self.max_pending_rows:
             self._spill_needed.set()
 
@@ -156,7 +157,7 @@ class StoreWriter:
                 self._replay(deadline=time.monotonic() + 10.0)
                 self._queue.task_done()
                 return
-            kind, rows, queued_at = item
+            sink, rows, queued_at = item
             done = 1
             while len(rows) < GROUP_ROWS:  # group commit: one transaction for what queued up meanwhile
                 try:
@@ -164,16 +165,16 @@ class StoreWriter:
                 except queue.Empty:
                     break
                 self._taken(following)
-                if following is _STOP or following[0] != kind:
+                if following is _STOP or following[0] is not sink:
                     carry = following
                     break
                 rows = rows + following[1]
                 done += 1
             if len(self.spool) or self._queued_rows > self.max_pending_rows:
-                self._to_spool(kind, rows)
+                self._to_spool(sink, rows)
                 self._replay()
-            elif not self._write(kind, rows, queued_at):
-                self._to_spool(kind, rows)
+            elif not self._write(sink, rows, queued_at):
+                self._to_spool(sink, rows)
             for _ in range(done):
                 self._queue.task_done()
 
@@ -195,9 +196,9 @@ class StoreWriter:
                 self._to_spool(item[0], item[1])
                 self._queue.task_done()
 
-    def _write(self, kind: str, rows: list, queued_at: float | None = None) -> bool:
+    def _write(self, sink: Sink, rows: list, queued_at: float | None = None) -> bool:
         try:
-            getattr(self.store, f"write_{kind}")(rows)
+            sink.write(self.store, rows)
         except Exception as exc:  # any store failure: keep the rows, say so once per state change
             if self.stats.store_ok:
                 LOG.error("store write failed, spooling to %s until it recovers: %s", self.spool.directory, exc)
@@ -209,20 +210,20 @@ class StoreWriter:
             LOG.warning("store writes recovered; replaying %d spooled batches", len(self.spool))
         self.stats.store_ok = True
         self.stats.batches_written += 1
-        self.stats.written_by_kind[kind] = self.stats.written_by_kind.get(kind, 0) + len(rows)
-        if kind == "trades":
+        self.stats.written_by_kind[sink.name] = self.stats.written_by_kind.get(sink.name, 0) + len(rows)
+        if sink is TRADES:
             self.stats.rows_written += len(rows)
         if queued_at is not None:
             self.stats.last_write_lag_s = time.monotonic() - queued_at
         return True
 
-    def _to_spool(self, kind: str, rows: list) -> None:
+    def _to_spool(self, sink: Sink, rows: list) -> None:
         try:
-            self.spool.put(kind, rows)
+            self.spool.put(sink, rows)
             self.stats.batches_spooled += 1
         except (SpoolFull, OSError) as exc:
             self.stats.rows_lost += len(rows)
-            LOG.error("LOST %d %s rows: the store is failing and the spool cannot take more: %s", len(rows), kind, exc)
+            LOG.error("LOST %d %s rows: the store is failing and the spool cannot take more: %s", len(rows), sink.name, exc)
 
     def _replay(self, deadline: float | None = None) -> None:
         if not len(self.spool) or (not self.stats.store_ok and time.monotonic() < self._retry_at and deadline is None):
@@ -231,12 +232,12 @@ class StoreWriter:
             if deadline is not None and time.monotonic() > deadline:
                 return
             try:
-                kind, rows = self.spool.read(path)
+                sink, rows = self.spool.read(path)
             except Exception as exc:
                 LOG.error("unreadable spool file %s kept aside: %s", path, exc)
                 self.spool.set_aside(path)
                 continue
-            if not self._write(kind, rows):
+            if not self._write(sink, rows):
                 return
             self.spool.remove(path)
             self.stats.batches_replayed += 1

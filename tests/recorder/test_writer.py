@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from recorder.sinks import COVERAGE, TRADES
 from recorder.spool import Spool
 from recorder.store.base import CoverageRow
 from recorder.store.embedded import EmbeddedStore
@@ -36,7 +37,7 @@ def test_rows_are_written_at_flush_rows_or_on_flush(tmp_path):
     writer = StoreWriter(store, tmp_path / "spool", flush_rows=10)
     writer.start()
     for i in range(25):
-        writer.add("trades", trade("AAA", T0 + i, str(i)))
+        writer.add(TRADES, trade("AAA", T0 + i, str(i)))
     eventually(lambda: writer.stats.rows_written == 20)
     writer.flush()
     eventually(lambda: writer.stats.rows_written == 25)
@@ -50,12 +51,12 @@ def test_outage_spools_then_replays_in_order_without_loss_or_duplicates(tmp_path
     writer.start()
     store.down = True
     for i in range(50):
-        writer.add("trades", trade("AAA", T0 + i, f"{i:03d}"))
+        writer.add(TRADES, trade("AAA", T0 + i, f"{i:03d}"))
     eventually(lambda: writer.wait_idle(0) and writer.stats.batches_spooled >= 1)
     assert not writer.stats.store_ok and store.read_window("AAA", T0, T0 + S).num_rows == 0
     store.down = False
     for i in range(50, 60):
-        writer.add("trades", trade("AAA", T0 + i, f"{i:03d}"))
+        writer.add(TRADES, trade("AAA", T0 + i, f"{i:03d}"))
     eventually(lambda: writer.stats.rows_written == 60 and len(writer.spool) == 0)
     assert writer.stop()
     assert store.order == [f"{i:03d}" for i in range(60)]
@@ -67,7 +68,7 @@ def test_batches_that_queue_up_are_written_in_one_transaction(tmp_path):
     store = _store(tmp_path)
     writer = StoreWriter(store, tmp_path / "spool", flush_rows=10)
     for i in range(100):  # queued before the writer thread starts: ten batches waiting
-        writer.add("trades", trade("AAA", T0 + i, f"{i:03d}"))
+        writer.add(TRADES, trade("AAA", T0 + i, f"{i:03d}"))
     writer.start()
     eventually(lambda: writer.stats.rows_written == 100)
     assert writer.stats.batches_written == 1
@@ -81,8 +82,8 @@ def test_spool_survives_a_restart(tmp_path):
     writer = StoreWriter(store, tmp_path / "spool", flush_rows=3, retry_interval_s=0.05)
     writer.start()
     for i in range(9):
-        writer.add("trades", trade("AAA", T0 + i, str(i)))
-    writer.add("coverage", CoverageRow(T0, "okx", "spot", "c1", "h:1", "up", "AAA-USDT"))
+        writer.add(TRADES, trade("AAA", T0 + i, str(i)))
+    writer.add(COVERAGE, CoverageRow(T0, "okx", "spot", "c1", "h:1", "up", "AAA-USDT"))
     writer.stop(timeout=5)
     assert len(Spool(tmp_path / "spool")) >= 1
 
@@ -114,10 +115,10 @@ def test_while_a_write_hangs_what_queues_beyond_the_bound_goes_to_disk_not_memor
     writer = StoreWriter(store, tmp_path / "spool", flush_rows=10, max_pending_rows=50)
     writer.start()
     for i in range(10):
-        writer.add("trades", trade("AAA", T0 + i, f"{i:04d}"))
+        writer.add(TRADES, trade("AAA", T0 + i, f"{i:04d}"))
     eventually(store.entered.is_set, what="the first write to start (and hang)")
     for i in range(10, 400):
-        writer.add("trades", trade("AAA", T0 + i, f"{i:04d}"))
+        writer.add(TRADES, trade("AAA", T0 + i, f"{i:04d}"))
     eventually(lambda: writer.queued_rows <= 50 and writer.stats.batches_spooled >= 30,
                what=lambda: f"the spiller to bound memory (queued {writer.queued_rows}, spooled {writer.stats.batches_spooled})")
     store.release.set()
