@@ -1,13 +1,16 @@
-"""Schema files under `sql/<store>/NNN_*.sql`, applied in order so an upgrade needs no manual step."""
+"""Schema files `recorder/store/sql/<store>/NNN_*.sql`, applied in order so an upgrade needs no manual step.
+
+They are package data (read through `importlib.resources`), so an installed wheel carries them.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+from importlib.resources import files
 
 
 def migrations(store_kind: str) -> list[tuple[int, str, str]]:
     """(number, file name, sql text) for every schema file of a store kind, in order."""
-    files = sorted((SQL_DIR / store_kind).glob("[0-9][0-9][0-9]_*.sql"))
-    return [(int(path.name[:3]), path.name, path.read_text(encoding="utf-8")) for path in files]
+    folder = files(__package__).joinpath("sql", store_kind)
+    names = sorted(entry.name for entry in folder.iterdir()
+                   if entry.name.endswith(".sql") and entry.name[:3].isdigit() and entry.name[3] == "_")
+    return [(int(name[:3]), name, folder.joinpath(name).read_text(encoding="utf-8")) for name in names]
