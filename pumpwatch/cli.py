@@ -154,15 +154,34 @@ def symbols_refresh(config: Config, markets: str | None) -> None:
 
     from recorder.record import fetch_universe
     from recorder.tls import client_ssl_context
+    from recorder.universe import fetched_when
 
-    universe, upbit_ok = asyncio.run(fetch_universe(config, _markets(config, markets), client_ssl_context(config.tls_ca_file)))
-    for key, count in sorted(universe.counts().items()):
-        state = universe.status.get(key)
-        click.echo(f"{key:16} {count:6d} instruments" + (f"  ({state.source}: {state.error})" if state and state.error else ""))
-    click.echo(f"{universe.total} instruments written to {config.recorder.symbols_file}")
-    failed = [key for key, state in universe.status.items() if not state.ok] + ([] if upbit_ok else ["upbit"])
+    chosen = _markets(config, markets)
+    universe, upbit_ok = asyncio.run(fetch_universe(config, chosen, client_ssl_context(config.tls_ca_file)))
+    for key, state in sorted(universe.status.items()):
+        note = ""
+        if state.source == "previous":
+            note = f"  (previous list, fetched {fetched_when(state.fetched_at)}; FAILED: {state.error})"
+        elif not state.ok:
+            note = f"  (FAILED: {state.error})"
+        click.echo(f"{key:16} {state.kept:6d} instruments{note}")
+    if upbit_ok:
+        click.echo(f"{'upbit KRW list':16} {len(universe.upbit_krw):6d} coins (not recorded)")
+    elif universe.filtered:
+        click.echo(f"{'upbit KRW list':16} {len(universe.upbit_krw):6d} coins "
+                   f"(last known, fetched {fetched_when(universe.upbit_krw_at)}; FAILED: {universe.upbit_error})")
+    else:
+        click.echo(f"{'upbit KRW list':16}  none: every instrument is recorded, UNFILTERED (FAILED: {universe.upbit_error})")
+    path = config.recorder.symbols_file
+    failed = sorted(key for key, state in universe.status.items() if not state.ok) + ([] if upbit_ok else ["upbit"])
+    if not universe.written:
+        kept = "kept as it was" if Path(path).exists() else "not written (there was none)"
+        click.echo(f"pumpwatch: every fetch failed ({', '.join(failed)}): {path} {kept}", err=True)
+        sys.exit(1)
+    click.echo(f"{universe.total} instruments written to {path}")
     if failed:
-        click.echo(f"pumpwatch: fetch failed for {', '.join(sorted(failed))} (previous lists kept where there were any)", err=True)
+        click.echo(f"pumpwatch: fetch failed for {', '.join(failed)}: their previous lists were written where there were any",
+                   err=True)
         sys.exit(1)
 
 

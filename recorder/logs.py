@@ -24,3 +24,28 @@ def setup_logging(level: str = "INFO", log_dir: Path | None = None) -> None:
         root.addHandler(handler)
     for noisy in ("asyncio", "aiohttp.access", "websockets", "apscheduler", "urllib3", "cryptofeed"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+class ChangeLog:
+    """Logs a subject's state only when it changes, and once when it recovers: a retry loop repeats no line.
+
+    `change(subject, state, …)` logs when `state` differs from the subject's last one; `recovered(subject, …)`
+    logs only if a change was logged before, and forgets it. The state is what identifies a condition (a market's
+    `failed`, Upbit's `unfiltered`), never a message holding times or counts that change on each try.
+    """
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
+        self._states: dict[str, object] = {}
+
+    def change(self, subject: str, state: object, message: str, *args: object, level: int = logging.ERROR) -> None:
+        if self._states.get(subject, _NONE) != state:
+            self._states[subject] = state
+            self.logger.log(level, message, *args)
+
+    def recovered(self, subject: str, message: str, *args: object) -> None:
+        if self._states.pop(subject, _NONE) is not _NONE:
+            self.logger.info(message, *args)
+
+
+_NONE = object()
