@@ -64,7 +64,10 @@ class Service:
         """started on the control loop, where its timers fire and its jobs run (whatever the ingest loop is doing)"""
         self.status_server: StatusServer | None = None
         self.events: list[dict] = []
+        """the latest events, newest first (at most 20)"""
         self.failures: list[dict] = []
+        self.events_total = 0
+        """every event folder written since start (`events` keeps only the latest)"""
         self.started_at = time.time()
         self._stop = asyncio.Event()
         self._ingest_loop: asyncio.AbstractEventLoop | None = None
@@ -110,6 +113,7 @@ class Service:
             self.failures.append({"coin": trigger.coin, "notice_id": trigger.notice_id, "error": str(exc)[:500]})
             return None
         self.events = [{"coin": trigger.coin, "notice_id": trigger.notice_id, "folder": str(folder)}, *self.events][:20]
+        self.events_total += 1
         LOG.warning("event ready: %s", folder)
         return folder
 
@@ -142,9 +146,9 @@ class Service:
             "service": {"started_at": datetime.fromtimestamp(self.started_at, tz=UTC).isoformat(), "store": self.config.store.kind,
                         "ingest_loop_stalled_s": stalled},
             **recorder,
-            "upbit": {"state": watcher.backoff.state if watcher else "stopped", "polls": watcher.polls if watcher else 0,
-                      "recent_notices": watcher.recent if watcher else []},
-            "events_extracted": len(self.events),
+            "upbit": watcher.status() if watcher else {"state": "stopped"},
+            "events_extracted": self.events_total,
+            "events_failed": len(self.failures),
             "events": self.events,
             "process": process_figures(self._ingest_loop),
         }
