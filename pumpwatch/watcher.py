@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from recorder.clock import MS, S, iso_utc
+from recorder.clock import MS, S, iso_utc, iso_z
 from recorder.config import Config, ExtractionConfig
 from recorder.markets import MARKETS
 from recorder.net_errors import describe_error
@@ -135,7 +135,7 @@ class ListingWatcher:
             if servable and self._due_later(trigger, now):
                 loop.call_soon_threadsafe(self.on_trigger, trigger)
             LOG.warning("KRW listing detected: %s (notice %d, announced %s, detected %.1fs later)%s", trigger.coin, notice.id,
-                        notice.first_listed_at.isoformat(), trigger.latency_ms / 1000, "" if servable else f": not extracted, {why}")
+                        iso_z(notice.first_listed_at), trigger.latency_ms / 1000, "" if servable else f": not extracted, {why}")
         self.store.write_triggers(rows)
         self.store.write_notices([NoticeRow(announced, notice.id, notice.title, _ns(notice.listed_at), now, parsed.listing,
                                             ",".join(parsed.krw_symbols), notice.url)])

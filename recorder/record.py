@@ -132,6 +132,7 @@ class Recorder:
         self.universe: Universe | None = None
         self._lag_log = RateLimitedLog(LOG, 60.0)
         self._universe_log = ChangeLog(LOG)
+        self._rate_log = ChangeLog(LOG)
         """the universe's failures and recoveries, once per change however often the list is retried"""
         self.upbit_ok = False
         self._tasks: list[asyncio.Task] = []
@@ -333,12 +334,21 @@ class Recorder:
                 "upbit_ok": self.upbit_ok, "degraded": self.degraded() if universe else []}
 
     def log_rates(self) -> None:
+        """The periodic rate line of each market with a connection or trades; the idle ones in one line, when that set changes."""
         connected = self.coverage.connected()
+        idle = []
         for key, state in sorted(self.states.items()):
             rate = state.sample_rate()
             conn = connected.get(key, {"connections": 0, "symbols": 0})
+            if not rate and not conn["connections"]:
+                idle.append(key)
+                continue
             LOG.info("rate %s: %.1f trades/s, %d connections, %d symbols, %d rejected", key, rate, conn["connections"],
                      conn["symbols"], sum(state.normalizer.rejected.values()))
+        if idle:
+            self._rate_log.change("idle", tuple(idle), "rate: no connection and no trades on %s", ", ".join(idle), level=logging.INFO)
+        else:
+            self._rate_log.recovered("idle", "rate: every market has a connection or trades again")
 
     def warn_receive_lag(self) -> None:
         """A WARNING, at most once a minute per market, while a market's receive lag over the last minute passes

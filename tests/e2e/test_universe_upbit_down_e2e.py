@@ -82,3 +82,34 @@ def test_exchanges_are_fetched_and_recorded_while_upbit_is_down_after_an_offline
     text = caplog.text
     assert "recording EVERY instrument, unfiltered" in text
     assert "filtering with the last known Upbit KRW list (2 coins" in text
+
+
+def test_retried_failures_are_logged_once_until_they_change(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(record, "DEGRADED_RETRY_S", 0.05)
+    caplog.set_level(logging.INFO)
+
+    async def scenario() -> None:
+        upbit = FakeUpbit()
+        upbit.fail_next(1000, 500)
+        base = await upbit.start()
+        exchanges = {spec.exchange: {spec.market: {"rest_base": DEAD}} for spec in SPECS}
+        config = Config.model_validate({"data_dir": str(tmp_path), "recorder": {"symbols_file": str(tmp_path / "symbols.yaml")},
+                                        "upbit": {"api_base": base}, "exchanges": exchanges})
+        store = EmbeddedStore(tmp_path / "s.sqlite")
+        recorder = Recorder(config, store, SPECS)
+        await recorder.start()
+        try:
+            await eventually_async(lambda: upbit.requests >= 5, what="five tries of the lists")
+        finally:
+            await recorder.stop()
+            await upbit.stop()
+            store.close()
+
+    asyncio.run(scenario())
+    lines = [r.getMessage() for r in caplog.records]
+    assert sum("Upbit market list unavailable (HTTP 500)" in line for line in lines) == 1, lines
+    for key in MARKET_KEYS:
+        assert sum(line.startswith(f"universe: {key} instrument fetch FAILED (") for line in lines) == 1, lines
+        assert "cannot connect to 127.0.0.1:1: Connection refused" in next(line for line in lines if key in line)
+    assert sum(line.startswith("universe: retrying") for line in lines) == 1, lines
+    assert not [line for line in lines if "SSLContext" in line]

@@ -253,3 +253,25 @@ def test_counters_are_prometheus_counters_and_every_watcher_figure_is_a_metric(t
     table = render(snapshot)
     assert "upbit: server_error  polls: 7 (4 failed, 2 in a row)  last success: 2026-11-20T05:00:00Z" in table
     assert "last error: 2026-11-20T05:00:03Z HTTP 500  next poll in 4.5s" in table
+
+
+def test_the_service_says_what_it_started_in_one_line(tmp_path, caplog):
+    async def scenario() -> int:
+        fake = FakeUpbit()
+        service = Service(_no_markets(tmp_path, await fake.start()))
+        ready = asyncio.Event()
+        task = asyncio.create_task(service.run(install_signals=False, ready=ready))
+        try:
+            await asyncio.wait_for(ready.wait(), 60)
+            return service.status_server.port
+        finally:
+            service.request_stop()
+            await task
+            await fake.stop()
+
+    with caplog.at_level(logging.INFO):
+        port = asyncio.run(scenario())
+    started = [r.getMessage() for r in caplog.records if r.getMessage().startswith("started:")]
+    assert started == [f"started: 0 markets (none), 0 instruments (filtered by 3 Upbit KRW coins), store embedded "
+                       f"{tmp_path / 'pumpwatch.sqlite'}, status http://127.0.0.1:{port}/status, Upbit watcher on"]
+    assert not [r for r in caplog.records if "+00:00" in r.getMessage() or "+09:00" in r.getMessage()]

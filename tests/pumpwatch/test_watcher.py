@@ -240,3 +240,18 @@ def test_the_watcher_status_shows_its_failures_last_success_and_next_poll(tmp_pa
     assert failing["next_poll_at"].endswith("Z") and 0 <= failing["next_poll_in_s"] <= 0.2
     assert ok["failures_total"] == 3 and ok["consecutive_failures"] == 0 and ok["last_success_at"].endswith("Z")
     assert ok["last_error"] == "HTTP 500", "the last error stays visible after the recovery, with its time"
+
+
+def test_the_detection_line_gives_the_announcement_in_utc(tmp_path, caplog):
+    store = EmbeddedStore(tmp_path / "s.sqlite")
+
+    async def body(fake, session):
+        watcher = ListingWatcher(_config(fake.base_url), store, lambda trigger: None)
+        await watcher.catch_up(session)
+        fake.publish("커브(CRV) KRW, USDT 마켓 디지털 자산 추가", at=datetime(2030, 1, 2, 9, 0, 5, tzinfo=KST))
+        await watcher.poll_once(session)
+
+    with caplog.at_level(logging.WARNING, logger="pumpwatch.watcher"):
+        asyncio.run(_with_fake(body))
+    [line] = [r.getMessage() for r in caplog.records if "KRW listing detected" in r.getMessage()]
+    assert "announced 2030-01-02T00:00:05Z" in line, line
