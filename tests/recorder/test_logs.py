@@ -61,3 +61,11 @@ def test_idle_markets_are_one_line_per_change_not_one_per_market_per_minute(tmp_
     assert re.fullmatch(r"rate gate\.spot: [\d.]+ trades/s, 0 connections, 0 symbols, 0 rejected", lines[1])
     assert lines[2] == "rate: no connection and no trades on binance.spot, okx.futures"
     assert lines[3:] == [lines[0]], "gate.spot, without connection, idle again: one line for the change"
+
+
+def test_a_gap_in_a_log_line_gives_its_span_in_utc_not_in_epoch_nanoseconds():
+    from recorder.store.base import GapRow
+
+    gap = GapRow(1_763_614_800_250_000_000, 1_763_614_801_000_000_000, "okx", "spot", "TIA-USDT", "disconnect", "", "", "open", 0)
+    assert "repair of %s failed" % (gap,) == (  # noqa: UP031 (as the logging call formats it)
+        "repair of okx.spot TIA-USDT disconnect gap 2025-11-20T05:00:00.250Z to 2025-11-20T05:00:01.000Z (open) failed")
