@@ -246,7 +246,7 @@ def demo_command(config: Config | None, workdir: Path | None, store_kind: str) -
     import asyncio
     import tempfile
 
-    from pumpwatch.demo import run_demo
+    from pumpwatch.demo import DemoError, run_demo
     from recorder.config import StoreConfig
     from recorder.store import StoreError
 
@@ -266,6 +266,9 @@ def demo_command(config: Config | None, workdir: Path | None, store_kind: str) -
         result = asyncio.run(run_demo(workdir, analysis=analysis, store=store, progress=lambda line: click.echo(line, err=True)))
     except StoreError as exc:
         raise UserError(str(exc)) from exc
+    except DemoError as exc:
+        click.echo(f"pumpwatch: demo: {exc}", err=True)
+        sys.exit(1)
     click.echo(result.summary)
     click.echo(f"\nevent folder: {result.event_dir}")
     click.echo(f"chart:        {result.event_dir / 'chart.png'}")

@@ -131,3 +131,15 @@ def test_symbols_refresh_offline_keeps_the_previous_file_as_it_was(tmp_path):
     assert "binance.spot" in result.stdout and "1 instruments  (previous list" in result.stdout
     assert result.stderr.splitlines()[-1] == (
         f"pumpwatch: every fetch failed (binance.spot, okx.futures, upbit): {tmp_path / 'symbols.yaml'} kept as it was")
+
+
+def test_a_demo_that_times_out_says_so_in_one_line_without_a_traceback(tmp_path, monkeypatch):
+    import pumpwatch.demo
+
+    async def times_out(*args, **kwargs):
+        raise pumpwatch.demo.DemoError("the service did not produce an event within 63 s")
+
+    monkeypatch.setattr(pumpwatch.demo, "run_demo", times_out)
+    result = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path)])
+    assert result.exit_code == 1 and (result.exception is None or isinstance(result.exception, SystemExit)), result.exception
+    assert result.stderr == "pumpwatch: demo: the service did not produce an event within 63 s\n"
