@@ -111,6 +111,7 @@ def _markets(config: Config, markets: str | None) -> list[MarketSpec]:
 def _serve(config: Config, markets: str | None, watch: bool) -> None:
     import asyncio
 
+    from pumpwatch.lock import DataDirBusy
     from pumpwatch.service import Service
     from recorder.logs import setup_logging
     from recorder.memory import tune_allocator
@@ -121,7 +122,7 @@ def _serve(config: Config, markets: str | None, watch: bool) -> None:
     tune_allocator()
     try:
         asyncio.run(Service(config, chosen, watch=watch).run())
-    except StoreError as exc:
+    except (StoreError, DataDirBusy) as exc:
         raise UserError(str(exc)) from exc
 
 
@@ -247,6 +248,7 @@ def demo_command(config: Config | None, workdir: Path | None, store_kind: str) -
     import tempfile
 
     from pumpwatch.demo import DemoError, run_demo
+    from pumpwatch.lock import DataDirBusy
     from recorder.config import StoreConfig
     from recorder.store import StoreError
 
@@ -264,7 +266,7 @@ def demo_command(config: Config | None, workdir: Path | None, store_kind: str) -
         store = {**(config.store if config is not None else StoreConfig()).model_dump(), "kind": "questdb"}
     try:
         result = asyncio.run(run_demo(workdir, analysis=analysis, store=store, progress=lambda line: click.echo(line, err=True)))
-    except StoreError as exc:
+    except (StoreError, DataDirBusy) as exc:
         raise UserError(str(exc)) from exc
     except DemoError as exc:
         click.echo(f"pumpwatch: demo: {exc}", err=True)

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from pumpwatch.lock import DataDirLock
 from pumpwatch.status import StatusServer, process_figures
 from pumpwatch.watcher import ListingWatcher, Trigger
 from recorder.clock import S, iso_z
@@ -182,7 +183,17 @@ class Service:
         self._stop.set()
 
     async def run(self, *, install_signals: bool = True, ready: asyncio.Event | None = None) -> None:
-        """Run until `request_stop` (or SIGINT/SIGTERM); then stop everything in order and flush the writer."""
+        """Run until `request_stop` (or SIGINT/SIGTERM); then stop everything in order and flush the writer.
+
+        Raises DataDirBusy, before touching anything, while another process runs on the same data directory."""
+        lock = DataDirLock(self.config.data_path)
+        lock.acquire()
+        try:
+            await self._run(install_signals, ready)
+        finally:
+            lock.release()
+
+    async def _run(self, install_signals: bool, ready: asyncio.Event | None) -> None:
         loop = self._ingest_loop = asyncio.get_running_loop()
         if install_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
