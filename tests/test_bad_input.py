@@ -87,6 +87,13 @@ _EXTRACT = (
         xfail=f"{OTHER_ENGINEER}: extraction window limits (extraction.max_ahead); unfixed it waits for decades", hangs=True),
 )
 
+_MARKETS = (
+    Bad("--markets empty", ("--config", "{good}", "--markets", "")),
+    Bad("--markets only commas", ("--config", "{good}", "--markets", " , ")),
+    Bad("--markets unknown", ("--config", "{good}", "--markets", "binance.spot,kraken.spot")),
+)
+"""the commands that take --markets (unfixed, an empty value started them on every market)"""
+
 ROWS: dict[str, tuple[Bad, ...]] = {
     "pumpwatch": (
         Bad("unknown command", ("nosuch",)),
@@ -111,21 +118,9 @@ ROWS: dict[str, tuple[Bad, ...]] = {
         Bad("trades.parquet not Parquet", ("--config", "{good}", "{bad_parquet_event}"),
             xfail=f"{OTHER_ENGINEER}: analyze of an event folder whose trades.parquet is corrupt"),
     ),
-    "pumpwatch symbols refresh": (
-        Bad("--markets empty", ("--config", "{good}", "--markets", "")),
-        Bad("--markets only commas", ("--config", "{good}", "--markets", " , ")),
-        Bad("--markets unknown", ("--config", "{good}", "--markets", "binance.spot,kraken.spot")),
-    ),
-    "pumpwatch run": (
-        Bad("--markets empty", ("--config", "{good}", "--markets", "")),
-        Bad("--markets only commas", ("--config", "{good}", "--markets", ",")),
-        Bad("--markets unknown", ("--config", "{good}", "--markets", "kraken.spot")),
-    ),
-    "pumpwatch record": (
-        Bad("--markets empty", ("--config", "{good}", "--markets", "")),
-        Bad("--markets only commas", ("--config", "{good}", "--markets", ",")),
-        Bad("--markets unknown", ("--config", "{good}", "--markets", "kraken.spot")),
-    ),
+    "pumpwatch symbols refresh": _MARKETS,
+    "pumpwatch run": _MARKETS,
+    "pumpwatch record": _MARKETS,
     "pumpwatch status": (
         Bad("--url not a URL", ("--config", "{good}", "--url", "notaurl")),
         Bad("--url with a bad port", ("--config", "{good}", "--url", "http://127.0.0.1:notaport/status")),
