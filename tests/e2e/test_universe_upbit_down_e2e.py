@@ -113,3 +113,39 @@ def test_retried_failures_are_logged_once_until_they_change(tmp_path, monkeypatc
         assert "cannot connect to 127.0.0.1:1: Connection refused" in next(line for line in lines if key in line)
     assert sum(line.startswith("universe: retrying") for line in lines) == 1, lines
     assert not [line for line in lines if "SSLContext" in line]
+
+
+def test_markets_started_empty_offline_are_recorded_once_the_exchanges_answer_while_upbit_does_not(tmp_path, monkeypatch):
+    monkeypatch.setattr(record, "DEGRADED_RETRY_S", 0.3)
+    offline = [True]
+    real = record.make_fetcher
+
+    def fetcher(*args, **kwargs):
+        fetch = real(*args, **kwargs)
+
+        async def maybe_offline(spec):
+            if offline[0]:
+                raise OSError("network unreachable")
+            return await fetch(spec)
+
+        return maybe_offline
+
+    monkeypatch.setattr(record, "make_fetcher", fetcher)
+
+    async def scenario() -> None:
+        async with ExchangeSimulator(markets=MARKET_KEYS, symbols=3, trades_per_second=4, seed=7) as sim:
+            config = simulator_config(sim, DEAD, tmp_path, MARKET_KEYS)  # Upbit never answers in this test
+            store = EmbeddedStore(tmp_path / "s.sqlite")
+            recorder = Recorder(config, store, SPECS)
+            await recorder.start()
+            try:
+                assert recorder.universe.total == 0
+                offline[0] = False  # the exchanges answer now; the retry fetches their lists
+                await eventually_async(lambda: all(recorder.states[k].trades > 5 for k in MARKET_KEYS), timeout=60,
+                                       what="trades on every market that started with no instrument")
+                assert recorder.status()["universe"]["filtered"] is False and recorder.degraded() == ["upbit"]
+            finally:
+                await recorder.stop()
+                store.close()
+
+    asyncio.run(scenario())
