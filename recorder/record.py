@@ -149,7 +149,7 @@ class Recorder:
             self._universe_log.recovered("retry", "universe: every list fetched; retries stop")
         return universe
 
-    async def _apply(self, universe: Universe) -> Universe:
+    async def _apply(self, universe: Universe) -> None:
         self.universe = universe
         for spec in self.markets:
             state = self.states.get(spec.key)
@@ -167,7 +167,6 @@ class Recorder:
                 if dropped:
                     await state.feeds.remove_instruments(dropped)
                     self.disconnects.forget(spec.exchange, spec.market, dropped)
-        return universe
 
     # --- trades --------------------------------------------------------------------------------
     def instrument_of(self, market_key: str, symbol: str) -> Instrument | None:
