@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -11,8 +14,37 @@ from extractor.cli import UserError, config_option, extract_command
 from recorder import __version__
 from recorder.config import DEFAULT_CONFIG, Config
 
+if TYPE_CHECKING:
+    from recorder.markets import MarketSpec
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+@contextlib.contextmanager
+def usage_in_one_line() -> Iterator[None]:
+    """Turn a click usage error into a UserError: click prints usage, a hint and the error on three lines."""
+    try:
+        yield
+    except click.exceptions.NoArgsIsHelpError:  # `pumpwatch` alone: the help is the answer
+        raise
+    except click.UsageError as exc:
+        path = exc.ctx.command_path if exc.ctx is not None else ""
+        where = path.partition(" ")[2]
+        hint = f" (try '{path} --help')" if path else ""
+        raise UserError(f"{where + ': ' if where else ''}{exc.format_message()}{hint}") from exc
+
+
+class OneLineUsage(click.Group):
+    """The root group: a usage error anywhere below it (a bad option value, a missing argument) is one line, exit 2."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        with usage_in_one_line():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with usage_in_one_line():
+            return super().invoke(ctx)
+
+
+@click.group(cls=OneLineUsage, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
               help=f"YAML config file [default: {DEFAULT_CONFIG}]")
 @click.option("--log-level", default="INFO", show_default=True,
@@ -60,32 +92,37 @@ def listings_parse(_config: Config | None) -> None:
 cli.add_command(extract_command)
 
 
-def _markets(config: Config, markets: str | None):
+def _markets(config: Config, markets: str | None) -> list[MarketSpec]:
+    """The markets `--markets` names; all enabled ones when it is left out (an empty value is a mistake, not "all")."""
     from recorder.markets import BY_KEY
 
-    if not markets:
+    if markets is None:
         return config.enabled_markets()
-    chosen = []
-    for key in (part.strip() for part in markets.split(",") if part.strip()):
-        if key not in BY_KEY:
-            raise UserError(f"--markets: unknown market {key!r}; known: {', '.join(BY_KEY)}")
-        chosen.append(BY_KEY[key])
-    return chosen
+    keys = [part.strip() for part in markets.split(",") if part.strip()]
+    if not keys:
+        raise UserError(f"--markets {markets!r}: names no market; give e.g. binance.spot,okx.futures, "
+                        "or leave the option out for every enabled market")
+    unknown = [key for key in keys if key not in BY_KEY]
+    if unknown:
+        raise UserError(f"--markets: unknown market {unknown[0]!r}; known: {', '.join(BY_KEY)}")
+    return [BY_KEY[key] for key in keys]
 
 
 def _serve(config: Config, markets: str | None, watch: bool) -> None:
     import asyncio
 
+    from pumpwatch.lock import DataDirBusy
     from pumpwatch.service import Service
     from recorder.logs import setup_logging
     from recorder.memory import tune_allocator
     from recorder.store import StoreError
 
+    chosen = _markets(config, markets)
     setup_logging(log_dir=Path(config.service.log_dir))
     tune_allocator()
     try:
-        asyncio.run(Service(config, _markets(config, markets), watch=watch).run())
-    except StoreError as exc:
+        asyncio.run(Service(config, chosen, watch=watch).run())
+    except (StoreError, DataDirBusy) as exc:
         raise UserError(str(exc)) from exc
 
 
@@ -118,15 +155,34 @@ def symbols_refresh(config: Config, markets: str | None) -> None:
 
     from recorder.record import fetch_universe
     from recorder.tls import client_ssl_context
+    from recorder.universe import fetched_when
 
-    universe, upbit_ok = asyncio.run(fetch_universe(config, _markets(config, markets), client_ssl_context(config.tls_ca_file)))
-    for key, count in sorted(universe.counts().items()):
-        state = universe.status.get(key)
-        click.echo(f"{key:16} {count:6d} instruments" + (f"  ({state.source}: {state.error})" if state and state.error else ""))
-    click.echo(f"{universe.total} instruments written to {config.recorder.symbols_file}")
-    failed = [key for key, state in universe.status.items() if not state.ok] + ([] if upbit_ok else ["upbit"])
+    chosen = _markets(config, markets)
+    universe, upbit_ok = asyncio.run(fetch_universe(config, chosen, client_ssl_context(config.tls_ca_file)))
+    for key, state in sorted(universe.status.items()):
+        note = ""
+        if state.source == "previous":
+            note = f"  (previous list, fetched {fetched_when(state.fetched_at)}; FAILED: {state.error})"
+        elif not state.ok:
+            note = f"  (FAILED: {state.error})"
+        click.echo(f"{key:16} {state.kept:6d} instruments{note}")
+    if upbit_ok:
+        click.echo(f"{'upbit KRW list':16} {len(universe.upbit_krw):6d} coins (not recorded)")
+    elif universe.filtered:
+        click.echo(f"{'upbit KRW list':16} {len(universe.upbit_krw):6d} coins "
+                   f"(last known, fetched {fetched_when(universe.upbit_krw_at)}; FAILED: {universe.upbit_error})")
+    else:
+        click.echo(f"{'upbit KRW list':16}  none: every instrument is recorded, UNFILTERED (FAILED: {universe.upbit_error})")
+    path = config.recorder.symbols_file
+    failed = sorted(key for key, state in universe.status.items() if not state.ok) + ([] if upbit_ok else ["upbit"])
+    if not universe.written:
+        kept = "kept as it was" if Path(path).exists() else "not written (there was none)"
+        click.echo(f"pumpwatch: every fetch failed ({', '.join(failed)}): {path} {kept}", err=True)
+        sys.exit(1)
+    click.echo(f"{universe.total} instruments written to {path}")
     if failed:
-        click.echo(f"pumpwatch: fetch failed for {', '.join(sorted(failed))} (previous lists kept where there were any)", err=True)
+        click.echo(f"pumpwatch: fetch failed for {', '.join(failed)}: their previous lists were written where there were any",
+                   err=True)
         sys.exit(1)
 
 
@@ -152,23 +208,37 @@ def record_command(config: Config, markets: str | None) -> None:
 def status_command(config: Config, url: str | None) -> None:
     """Show the running service's status as a table."""
     import json
+    import urllib.parse
     import urllib.request
 
     from pumpwatch.status_table import render
 
     url = url or f"http://{config.service.status_host}:{config.service.status_port}/status"
     try:
+        parts = urllib.parse.urlsplit(url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port that is not a number
+        usable = False
+    if not usable:
+        raise UserError(f"--url {url!r}: expected http://HOST:PORT/status")
+    try:
         with urllib.request.urlopen(url, timeout=5) as response:
             snapshot = json.load(response)
     except OSError as exc:
-        click.echo(f"pumpwatch: no service answering at {url}: {exc}", err=True)
+        click.echo(f"pumpwatch: no service answering at {url}: {getattr(exc, 'reason', exc)}", err=True)
+        sys.exit(1)
+    except ValueError as exc:
+        click.echo(f"pumpwatch: {url} did not answer with a status (JSON): {exc}", err=True)
+        sys.exit(1)
+    if not isinstance(snapshot, dict):
+        click.echo(f"pumpwatch: {url} did not answer with a status (a JSON object)", err=True)
         sys.exit(1)
     click.echo(render(snapshot))
 
 
 @cli.command("demo")
 @config_option(required=False)
-@click.option("--dir", "workdir", type=click.Path(path_type=Path), default=None,
+@click.option("--dir", "workdir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="keep the demo's store and event folder here [a new temporary folder]")
 @click.option("--store", "store_kind", type=click.Choice(["embedded", "questdb"]), default="embedded", show_default=True,
               help="questdb: record into the server of --config (or the default addresses), in tables prefixed pwdemo_")
@@ -177,11 +247,18 @@ def demo_command(config: Config | None, workdir: Path | None, store_kind: str) -
     import asyncio
     import tempfile
 
-    from pumpwatch.demo import run_demo
+    from pumpwatch.demo import DemoError, run_demo
+    from pumpwatch.lock import DataDirBusy
     from recorder.config import StoreConfig
     from recorder.store import StoreError
 
-    workdir = workdir or Path(tempfile.mkdtemp(prefix="pumpwatch-demo-"))
+    if workdir is None:
+        workdir = Path(tempfile.mkdtemp(prefix="pumpwatch-demo-"))
+    else:
+        try:
+            workdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"--dir {workdir}: cannot create the folder: {exc.strerror}") from exc
     # the only parts of a config the demo uses: analysis thresholds, and the QuestDB addresses with --store questdb
     analysis = config.analysis.model_dump() if config is not None else None
     store = None
@@ -189,8 +266,11 @@ def demo_command(config: Config | None, workdir: Path | None, store_kind: str) -
         store = {**(config.store if config is not None else StoreConfig()).model_dump(), "kind": "questdb"}
     try:
         result = asyncio.run(run_demo(workdir, analysis=analysis, store=store, progress=lambda line: click.echo(line, err=True)))
-    except StoreError as exc:
+    except (StoreError, DataDirBusy) as exc:
         raise UserError(str(exc)) from exc
+    except DemoError as exc:
+        click.echo(f"pumpwatch: demo: {exc}", err=True)
+        sys.exit(1)
     click.echo(result.summary)
     click.echo(f"\nevent folder: {result.event_dir}")
     click.echo(f"chart:        {result.event_dir / 'chart.png'}")

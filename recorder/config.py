@@ -189,6 +189,15 @@ def _describe(error: dict) -> str:
     return f"{key}: {message} (got {error.get('input')!r})" if "got" not in message else f"{key}: {message}"
 
 
+def _yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
+    """One line naming the file, line and column: PyYAML's own message spans lines and names `<unicode string>`."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+    parts = [getattr(exc, "context", None), getattr(exc, "problem", None)]
+    reason = ", ".join(part for part in parts if part) or str(exc)
+    return f"{where}: not valid YAML: {' '.join(reason.split())}"
+
+
 def load_config(path: str | Path | None = None) -> Config:
     """Read and validate a YAML config; raise ConfigError with every problem named."""
     path = Path(path) if path is not None else DEFAULT_CONFIG
@@ -196,14 +205,17 @@ def load_config(path: str | Path | None = None) -> Config:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if raw is None:
-        raw = {}
+        raise ConfigError(_yaml_problem(path, exc)) from None
+    if raw is None:  # an empty or all-comments file is a mistake (a wrong path, a truncated file), not "all defaults"
+        raise ConfigError(f"{path}: the config file has no keys (empty or only comments); "
+                          "config/pumpwatch.yaml lists every key with its default")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(raw).__name__}")
     try:

@@ -56,6 +56,34 @@ def test_config_errors_name_file_and_key(tmp_path, yaml_text, expected):
     assert str(path) in str(info.value) and expected in str(info.value)
 
 
+@pytest.mark.parametrize("text", ["", "\n\n", "# every key commented out\n# data_dir: data\n", "---\n", "null\n"])
+def test_an_empty_or_comment_only_file_is_rejected_not_taken_as_all_defaults(tmp_path, text):
+    path = tmp_path / "empty.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") and "no keys" in message and "\n" not in message
+
+
+def test_invalid_yaml_is_one_line_with_file_line_and_column(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("store:\n  kind: embedded\n  retention: [7d\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert "\n" not in message and "<unicode string>" not in message
+    assert message.startswith(f"{path}:4:1: not valid YAML: "), message
+
+
+def test_a_file_that_is_not_utf8_is_one_line(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("data_dir: donn\u00e9es\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == f"{path}: not UTF-8 text (byte 0xe9 at offset 14)"
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.yaml")
