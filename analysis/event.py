@@ -4,7 +4,8 @@ The folder is written by the extractor, possibly by an older or newer version, s
 read tolerantly: unknown keys are ignored, missing optional ones take defaults, and a market that
 has trades but no metadata entry is still analysed (with verdict `unknown`, so it is never ranked).
 Timestamps become integer nanoseconds since the epoch (UTC) here and nowhere else.
-The time units, `KST` and `iso_utc` are copies of `recorder/clock.py`'s: `analysis` imports nothing in-house, by design.
+The time units, `KST`, `iso_utc` and `iso_kst` are copies of `recorder/clock.py`'s and `extractor/timeparse.py`'s:
+`analysis` imports nothing in-house, by design.
 """
 
 from __future__ import annotations
@@ -100,8 +101,14 @@ def iso_utc(ns: int) -> str:
     return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{rest:09d}Z"
 
 
+def iso_kst(ns: int) -> str:
+    """ns → `2026-11-20T14:00:00.123456+09:00`: ISO 8601 in Upbit's zone, exactly as `metadata.json` writes it."""
+    seconds, rest = divmod(int(ns), NS_PER_S)
+    return datetime.fromtimestamp(seconds, tz=KST).strftime("%Y-%m-%dT%H:%M:%S") + f".{rest // 1000:06d}+09:00"
+
+
 def kst_label(ns: int) -> str:
-    """`2026-11-20 14:00:00 KST`: how a Korean trader reads the announcement time (ms shown only if set)."""
+    """`2026-11-20 14:00:00 KST`: how a Korean trader reads the announcement time (ms shown only if set); for the chart, never files."""
     seconds, rest = divmod(int(ns), NS_PER_S)
     text = datetime.fromtimestamp(seconds, tz=KST).strftime("%Y-%m-%d %H:%M:%S")
     millis = rest // NS_PER_MS

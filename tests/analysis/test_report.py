@@ -38,7 +38,7 @@ def test_listing_event_writes_analysis_summary_and_chart(builder: EventBuilder) 
     assert on_disk == json.loads(json.dumps(result))
     assert on_disk["coin"] == "TIA"
     assert on_disk["announced_at"] == "2026-11-20T05:00:00.000000000Z"
-    assert on_disk["announced_at_kst"] == "2026-11-20 14:00:00 KST"
+    assert on_disk["announced_at_kst"] == "2026-11-20T14:00:00.000000+09:00"  # ISO 8601, as metadata.json writes it
     assert on_disk["parameters"]["pump_threshold"] == 0.03 and on_disk["parameters"]["min_trades"] == 3
     assert on_disk["files"] == {"analysis": "analysis.json", "summary": "summary.md", "chart": "chart.png"}
     assert len(on_disk["markets"]) == 12
@@ -51,7 +51,7 @@ def test_listing_event_writes_analysis_summary_and_chart(builder: EventBuilder) 
     assert on_disk["taker_orders"]["largest"][0]["exchange"] == "binance"
 
     summary = (folder / "summary.md").read_text(encoding="utf-8")
-    assert summary.startswith("# TIA: Upbit KRW listing announced 2026-11-20 14:00:00 KST")
+    assert summary.startswith("# TIA: Upbit KRW listing announced 2026-11-20T14:00:00.000000+09:00")
     assert "**First pump: binance futures** at +800 ms (bar +0 s), peak +25.0 % at +3,200 ms." in summary
     assert "| 1 | binance futures | complete | 0 | +800 | +25.0 % | +3,200 |" in summary
     assert "| 2 | binance spot | complete | 2,000 | +2,100 |" in summary
@@ -150,6 +150,8 @@ def test_reads_a_folder_written_by_the_extractor(tmp_path: Path) -> None:
     folder = event_folder.write_event(tmp_path, "TIA_test", table, metadata)
     analysis = analyze_event(folder)
     assert analysis["first_pump"]["exchange"] == "gate" and analysis["first_pump"]["first_pump_trade_ms"] == 700.0
+    timeparse = pytest.importorskip("extractor.timeparse")
+    assert analysis["announced_at_kst"] == timeparse.iso_kst(T)  # one time format in every file of the folder
 
 
 def test_importing_the_package_does_not_import_pandas_or_matplotlib() -> None:
