@@ -87,10 +87,11 @@ def wait_for(deadline_ns: int, label: str) -> None:
 @click.option("--notice-id", type=int, default=None, help="Upbit notice id to record in metadata.json")
 @click.option("--force", is_flag=True, help="replace an existing event folder instead of adding a version")
 @click.option("--wait/--no-wait", default=True, show_default=True, help="wait for an unfinished window")
+@click.option("--allow-empty", is_flag=True, help="write the event even when no recorded market carried the coin")
 def extract_command(config: Config, symbol: str, at: str, tz: str, before: float | None, after: float | None,
-                    out: Path | None, title: str | None, notice_id: int | None, force: bool, wait: bool) -> None:
+                    out: Path | None, title: str | None, notice_id: int | None, force: bool, wait: bool, allow_empty: bool) -> None:
     """Write the event folder of one listing window (also installed as `extract`)."""
-    from extractor.extract import EventRequest, extract_event
+    from extractor.extract import EventRequest, NothingRecorded, extract_event
     from extractor.timeparse import TimeParseError, parse_at, zone
     from recorder.store import StoreError, open_store
 
@@ -113,9 +114,11 @@ def extract_command(config: Config, symbol: str, at: str, tz: str, before: float
     except (FileNotFoundError, StoreError) as exc:
         raise UserError(str(exc)) from exc
     try:
-        folder = extract_event(store, config, request, out, force=force)
+        folder = extract_event(store, config, request, out, force=force, allow_empty=allow_empty)
     except StoreError as exc:
         raise UserError(str(exc)) from exc
+    except NothingRecorded as exc:
+        raise UserError(f"{coin}: {exc}; nothing written (check the ticker, or --allow-empty to write the empty event)") from exc
     finally:
         store.close()
     click.echo(str(folder))

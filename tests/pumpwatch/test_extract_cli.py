@@ -1,0 +1,63 @@
+"""`extract` (= `pumpwatch extract`) as a user meets it: what it prints, what it refuses in one line with status 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pumpwatch.cli import cli
+from recorder.clock import S
+from recorder.store.base import CoverageRow
+from recorder.store.embedded import EmbeddedStore
+from recorder.trade_row import TradeRow
+
+T = 1_795_000_000 * S  # 2026-11-18T20:06:40 KST, long past
+AT = "2026-11-18T20:06:40+09:00"
+
+
+def _session(exchange: str, market: str, symbols: list[str]) -> list[CoverageRow]:
+    start, end = T - 600 * S, T + 600 * S
+    rows = [CoverageRow(start, exchange, market, "c", "host:1", "up", ",".join(symbols))]
+    rows += [CoverageRow(t, exchange, market, "c", "host:1", "alive", "") for t in range(start + 5 * S, end, 5 * S)]
+    return [*rows, CoverageRow(end, exchange, market, "c", "host:1", "down", "")]
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> tuple[Path, Path]:
+    """A config and its embedded store: binance spot carried TIA (3 trades in the window), okx futures carried BTC only."""
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data_dir: {tmp_path / 'data'}\nrecorder:\n  symbols_file: {tmp_path / 'none.yaml'}\n")
+    store = EmbeddedStore(tmp_path / "data" / "pumpwatch.sqlite")
+    store.write_coverage(_session("binance", "spot", ["TIA-USDT", "BTC-USDT"]) + _session("okx", "futures", ["BTC-USDT-PERP"]))
+    store.write_trades([TradeRow(T + i * S, T + i * S, "binance", "spot", "TIA-USDT", "TIA", "USDT", "buy", 5.0, 2.0, 10.0, str(i))
+                        for i in (-5, 1, 2)])
+    store.close()
+    return config, tmp_path / "events"
+
+
+def run(config: Path, *args: str):
+    return CliRunner().invoke(cli, ["extract", "--config", str(config), *args])
+
+
+def one_line_error(result, exit_code: int = 2) -> str:
+    assert result.exit_code == exit_code, result.output
+    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit), result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+def test_an_unknown_coin_is_one_line_naming_it_and_no_folder(setup):
+    config, out = setup
+    line = one_line_error(run(config, "--symbol", "NOPE", "--at", AT, "--out", str(out)))
+    assert line.startswith("pumpwatch: ") and "NOPE" in line and "--allow-empty" in line
+    assert not out.exists()
+
+
+def test_allow_empty_writes_the_empty_event_as_before(setup):
+    config, out = setup
+    result = run(config, "--symbol", "NOPE", "--at", AT, "--out", str(out), "--allow-empty")
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in out.iterdir()] == ["NOPE_20261118T200640KST"]
