@@ -104,6 +104,19 @@ def test_empty_reference_window_uses_the_last_trade_before(builder: EventBuilder
     )
 
 
+def test_a_long_window_with_few_trades_stays_small(builder: EventBuilder) -> None:
+    """`--before 400d` once made analysis build a row per second of the window per market (8.8 GB); now rows follow trades."""
+    builder.before_s = 400 * 86_400
+    builder.after_s = 6 * 3600
+    listing(builder)
+    builder.trade("gate", "futures", -200 * 86_400_000, 10.0)
+    builder.trade("gate", "futures", 5 * 3600_000, 10.0)
+    analysis = analyze_event(builder.write())
+    bars = sum(len(m["bars"]) for m in analysis["markets"])
+    assert 0 < bars <= analysis["trades"]
+    assert analysis["first_pump"]["exchange"] == "binance" and analysis["first_pump"]["first_pump_trade_ms"] == 800.0
+
+
 def test_an_event_without_trades_still_gets_all_three_files(builder: EventBuilder) -> None:
     folder = builder.write()
     analysis = analyze_event(folder)
