@@ -12,12 +12,15 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from recorder.clock import S
-from recorder.config import DEFAULT_CONFIG, Config, ConfigError, load_config, parse_duration
+from recorder.config import DEFAULT_CONFIG, Config, ConfigError, format_duration, load_config, parse_duration
+
+if TYPE_CHECKING:
+    from extractor.extract import EventRequest
 
 TICKER = re.compile(r"^[A-Z0-9]{1,15}$")
 
@@ -75,6 +78,42 @@ def wait_for(deadline_ns: int, label: str) -> None:
     click.echo("", err=True)
 
 
+def _roughly(seconds: float) -> str:
+    """`1,127 days`, `5.2 hours`, `12 minutes`: a span read at a glance (exact durations would be 97372800s)."""
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:,.0f} days"
+    if seconds >= 2 * 3600:
+        return f"{seconds / 3600:.1f} hours"
+    return f"{seconds / 60:.0f} minutes"
+
+
+def _request(config: Config, symbol: str, at: str, tz: str, before: float | None, after: float | None,
+             notice_id: int | None, title: str | None) -> EventRequest:
+    """The window the arguments name, or the one-line error that says which argument is wrong and why."""
+    from extractor.extract import EventRequest
+    from extractor.timeparse import TimeParseError, parse_at, zone
+
+    coin = symbol.strip().upper()
+    if not TICKER.match(coin):
+        raise UserError(f"--symbol {symbol!r}: expected a coin ticker of 1-15 letters or digits, like TIA or 0G")
+    try:
+        announced = parse_at(at, zone(tz))
+    except TimeParseError as exc:
+        raise UserError(f"--at: {exc}") from exc
+    limits = config.extraction
+    request = EventRequest(coin, announced, limits.before if before is None else before, limits.after if after is None else after,
+                           notice_id=notice_id, title=title)
+    if request.before_s + request.after_s > limits.max_window:
+        raise UserError(f"--before/--after: a window of {format_duration(request.before_s)} + {format_duration(request.after_s)} is "
+                        f"longer than extraction.max_window ({format_duration(limits.max_window)}); shorten it, or raise "
+                        "extraction.max_window in the config")
+    ahead = (announced - time.time_ns()) / S
+    if ahead > limits.max_ahead:
+        raise UserError(f"--at {at!r} is {_roughly(ahead)} ahead, further than extraction.max_ahead ({format_duration(limits.max_ahead)}); "
+                        "check the date, or raise extraction.max_ahead in the config")
+    return request
+
+
 @click.command("extract")
 @config_option
 @click.option("--symbol", required=True, help="coin ticker, e.g. TIA (matches every market and quote)")
@@ -91,19 +130,11 @@ def wait_for(deadline_ns: int, label: str) -> None:
 def extract_command(config: Config, symbol: str, at: str, tz: str, before: float | None, after: float | None,
                     out: Path | None, title: str | None, notice_id: int | None, force: bool, wait: bool, allow_empty: bool) -> None:
     """Write the event folder of one listing window (also installed as `extract`)."""
-    from extractor.extract import EventRequest, NothingRecorded, extract_event
-    from extractor.timeparse import TimeParseError, parse_at, zone
+    from extractor.extract import NothingRecorded, extract_event
     from recorder.store import StoreError, open_store
 
-    coin = symbol.strip().upper()
-    if not TICKER.match(coin):
-        raise UserError(f"--symbol {symbol!r}: expected a coin ticker of 1-15 letters or digits, like TIA or 0G")
-    try:
-        announced = parse_at(at, zone(tz))
-    except TimeParseError as exc:
-        raise UserError(f"--at: {exc}") from exc
-    request = EventRequest(coin, announced, before if before is not None else config.extraction.before,
-                           after if after is not None else config.extraction.after, notice_id=notice_id, title=title)
+    request = _request(config, symbol, at, tz, before, after, notice_id, title)
+    coin = request.coin
     ready_at = request.end_ns + round(config.extraction.settle * S)
     if ready_at > time.time_ns():
         if not wait:

@@ -54,3 +54,26 @@ def test_allow_empty_writes_the_empty_event_as_before(setup):
     result = run(config, "--symbol", "NOPE", "--at", AT, "--out", str(out), "--allow-empty")
     assert result.exit_code == 0, result.output
     assert [p.name for p in out.iterdir()] == ["NOPE_20261118T200640KST"]
+
+
+def test_a_window_longer_than_max_window_is_refused_in_one_line(setup):
+    config, out = setup
+    line = one_line_error(run(config, "--symbol", "TIA", "--at", AT, "--before", "400d", "--out", str(out)))
+    assert "400d" in line and "extraction.max_window" in line and "6h" in line
+    assert not out.exists()
+
+
+def test_max_window_is_configurable(setup):
+    config, out = setup
+    config.write_text(config.read_text() + "extraction:\n  max_window: 2h\n")
+    assert "2h" in one_line_error(run(config, "--symbol", "TIA", "--at", AT, "--before", "3h"))
+    result = run(config, "--symbol", "TIA", "--at", AT, "--before", "1h", "--out", str(out))
+    assert result.exit_code == 0, result.output
+
+
+def test_an_announcement_far_in_the_future_is_refused_instead_of_a_countdown(setup):
+    config, _ = setup
+    line = one_line_error(run(config, "--symbol", "TIA", "--at", "2030-01-01"))
+    assert "--at" in line and "extraction.max_ahead" in line and "1h" in line
+    config.write_text(config.read_text() + "extraction:\n  max_ahead: 2000d\n")
+    assert "--no-wait" in one_line_error(run(config, "--symbol", "TIA", "--at", "2030-01-01", "--no-wait"))
