@@ -112,7 +112,7 @@ def render_chart(event: Event, analysis: dict[str, Any], path: Path) -> Path:
     for ax in (price_ax, money_ax):
         ax.axvline(0.0, color="black", linewidth=1.4)
         ax.grid(True, alpha=0.3)
-        ax.set_xlim(-event.before_s, event.after_s)
+        ax.set_xlim(*_span(-event.before_s, event.after_s))
     price_ax.axhline(0.0, color="grey", linewidth=0.8)
     price_ax.axhline(threshold * 100, color="grey", linewidth=0.8, linestyle=(0, (4, 4)))
     price_ax.annotate("announcement", xy=(0, 0), xycoords=("data", "axes fraction"), xytext=(4, 4), textcoords="offset points", fontsize=10)
@@ -162,6 +162,11 @@ def render_chart(event: Event, analysis: dict[str, Any], path: Path) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _span(low: float, high: float) -> tuple[float, float]:
+    """Axis limits around [low, high]: a zero-length window (an old folder) still gets a second of axis, not a singular one."""
+    return (low, high) if high - low >= 1.0 else ((low + high) / 2 - 0.5, (low + high) / 2 + 0.5)
 
 
 def _label(name: str, market: dict[str, Any]) -> str:

@@ -103,6 +103,9 @@ def _request(config: Config, symbol: str, at: str, tz: str, before: float | None
     limits = config.extraction
     request = EventRequest(coin, announced, limits.before if before is None else before, limits.after if after is None else after,
                            notice_id=notice_id, title=title)
+    if request.before_s + request.after_s <= 0:
+        raise UserError("--before/--after: the window is empty (0s before and after the announcement); give it a length, "
+                        "e.g. --before 20s --after 20s")
     if request.before_s + request.after_s > limits.max_window:
         raise UserError(f"--before/--after: a window of {format_duration(request.before_s)} + {format_duration(request.after_s)} is "
                         f"longer than extraction.max_window ({format_duration(limits.max_window)}); shorten it, or raise "

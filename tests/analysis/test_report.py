@@ -170,3 +170,18 @@ def test_reads_a_folder_written_by_the_extractor(tmp_path: Path) -> None:
 def test_importing_the_package_does_not_import_pandas_or_matplotlib() -> None:
     code = "import sys, analysis; assert 'pandas' not in sys.modules and 'matplotlib' not in sys.modules, sorted(sys.modules)"
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
+
+@pytest.mark.parametrize("window", [(0, 0), (0, 20), (20, 0), (0.001, 0), (20, 20), (3600, 7200)])
+def test_analysis_never_warns(builder: EventBuilder, window: tuple[float, float]) -> None:
+    """A warning (matplotlib's singular limits on a zero-length window, pandas, numpy) would reach the user with a source path."""
+    import warnings
+
+    builder.before_s, builder.after_s = window
+    if window == (20, 20):
+        listing(builder)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        analysis = analyze_event(builder.write())
+    assert [str(w.message) for w in caught] == []
+    assert analysis["files"]["chart"] == "chart.png" and "chart_error" not in analysis

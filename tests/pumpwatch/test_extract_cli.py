@@ -77,3 +77,10 @@ def test_an_announcement_far_in_the_future_is_refused_instead_of_a_countdown(set
     assert "--at" in line and "extraction.max_ahead" in line and "1h" in line
     config.write_text(config.read_text() + "extraction:\n  max_ahead: 2000d\n")
     assert "--no-wait" in one_line_error(run(config, "--symbol", "TIA", "--at", "2030-01-01", "--no-wait"))
+
+
+def test_an_empty_window_is_refused_in_one_line(setup):
+    config, out = setup
+    line = one_line_error(run(config, "--symbol", "TIA", "--at", AT, "--before", "0s", "--after", "0s", "--out", str(out)))
+    assert "empty" in line
+    assert not out.exists()
