@@ -130,6 +130,18 @@ def _timestamps_ns(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 def read_trades(path: Path) -> pd.DataFrame:
     """`trades.parquet` as a frame with integer-ns timestamps, sorted by exchange time (stable)."""
+    try:
+        return _read_trades(path)
+    except (pa.ArrowException, OSError) as exc:  # truncated, not Parquet, columns of the wrong type, unreadable
+        raise EventFolderError(f"{path}: not a readable trades file ({_one_line(exc)})") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's message on one line (Arrow's span several)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _read_trades(path: Path) -> pd.DataFrame:
     table = pq.read_table(path)
     missing = {"ts", "exchange", "market", "side", "price", "amount"} - set(table.column_names)
     if missing:
@@ -199,10 +211,12 @@ def load_event(event_dir: Path) -> Event:
             raise EventFolderError(f"{path}: not found (is {event_dir} an event folder?)")
     try:
         metadata = json.loads(meta_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise EventFolderError(f"{meta_path}: not valid JSON ({exc})") from None
+    except (ValueError, OSError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise EventFolderError(f"{meta_path}: not valid JSON ({_one_line(exc)})") from None
     if not isinstance(metadata, dict):
         raise EventFolderError(f"{meta_path}: expected a JSON object")
+    if not isinstance(metadata.get("markets") or [], list):
+        raise EventFolderError(f"{meta_path}: markets is {type(metadata['markets']).__name__}, expected a list")
     if "announced_at" not in metadata:
         raise EventFolderError(f"{meta_path}: missing announced_at")
     try:
@@ -213,6 +227,8 @@ def load_event(event_dir: Path) -> Event:
     trades = read_trades(trades_path)
     window = metadata.get("window") if isinstance(metadata.get("window"), dict) else {}
     start_ns, end_ns = _window(window, announced_ns)
+    if end_ns < start_ns:
+        raise EventFolderError(f"{meta_path}: the window ends ({iso_utc(end_ns)}) before it starts ({iso_utc(start_ns)})")
 
     markets: list[MarketInfo] = []
     seen: set[tuple[str, str]] = set()

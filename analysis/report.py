@@ -143,8 +143,9 @@ def analyze_event(
             render_chart(event, analysis, event_dir / CHART_FILE)
             files["chart"] = CHART_FILE
         except Exception as exc:  # the numbers matter more than the picture: keep them
-            log.exception("chart for %s failed", event_dir)
             analysis["chart_error"] = f"{type(exc).__name__}: {exc}"
+            log.warning("chart for %s failed: %s (the analysis is written without it)", event_dir, analysis["chart_error"])
+            log.debug("chart failure", exc_info=True)
     analysis["files"] = files
     analysis["analysed_at"] = iso_utc(time.time_ns())
     write_atomic(event_dir / SUMMARY_FILE, summary_markdown(analysis))

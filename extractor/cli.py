@@ -7,6 +7,7 @@ the `--config` option), so that the `pumpwatch` command imports this module and 
 from __future__ import annotations
 
 import functools
+import os
 import re
 import sys
 import time
@@ -31,7 +32,8 @@ class UserError(click.ClickException):
     exit_code = 2
 
     def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(f"pumpwatch: {self.format_message()}", file=file, err=file is None)
+        """One line whatever the message holds (a library's message may span several)."""
+        click.echo(f"pumpwatch: {' '.join(self.format_message().split())}", file=file, err=file is None)
 
 
 def config_option(command: Callable | None = None, *, required: bool = True) -> Callable:
@@ -76,6 +78,15 @@ def wait_for(deadline_ns: int, label: str) -> None:
         click.echo(f"\r{label}: waiting {remaining:5.1f}s for the window to close ", err=True, nl=False)
         time.sleep(min(1.0, remaining))
     click.echo("", err=True)
+
+
+def _check_writable_folder(path: Path, where: str) -> None:
+    """Refuse, before any wait or read, a folder that cannot be: an existing file, or below one, or in a folder we may not write."""
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise UserError(f"{where}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"{where}: cannot create or write folders in {existing} (permission denied)")
 
 
 def _roughly(seconds: float) -> str:
@@ -138,6 +149,9 @@ def extract_command(config: Config, symbol: str, at: str, tz: str, before: float
 
     request = _request(config, symbol, at, tz, before, after, notice_id, title)
     coin = request.coin
+    target = out or config.events_path
+    where = f"--out {target}" if out else f"events folder {target}"
+    _check_writable_folder(target, where)
     ready_at = request.end_ns + round(config.extraction.settle * S)
     if ready_at > time.time_ns():
         if not wait:
@@ -151,6 +165,8 @@ def extract_command(config: Config, symbol: str, at: str, tz: str, before: float
         folder = extract_event(store, config, request, out, force=force, allow_empty=allow_empty)
     except StoreError as exc:
         raise UserError(str(exc)) from exc
+    except OSError as exc:
+        raise UserError(f"{where}: cannot write the event folder there ({exc.strerror or exc})") from exc
     except NothingRecorded as exc:
         raise UserError(f"{coin}: {exc}; nothing written (check the ticker, or --allow-empty to write the empty event)") from exc
     finally:

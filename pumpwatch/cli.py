@@ -89,19 +89,28 @@ def _serve(config: Config, markets: str | None, watch: bool) -> None:
         raise UserError(str(exc)) from exc
 
 
-@cli.command("analyze")
-@config_option
-@click.argument("event_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
-def analyze_command(config: Config, event_dir: Path) -> None:
-    """Write analysis.json, summary.md and chart.png into an event folder, and print the summary."""
+def analyze_folder(config: Config, event_dir: Path) -> str:
+    """Analyse an event folder and return its summary table; a folder that cannot be read or written is one UserError line."""
     from analysis.event import EventFolderError
     from analysis.report import analyze_event, summary_table
 
+    if not event_dir.is_dir():
+        raise UserError(f"{event_dir}: {'not a folder' if event_dir.exists() else 'not found'} (expected an event folder)")
     try:
         analysis = analyze_event(event_dir, config.analysis.pump_threshold, config.analysis.min_trades)
-    except EventFolderError as exc:
-        raise UserError(f"{event_dir}: {exc}") from exc
-    click.echo(summary_table(analysis))
+    except EventFolderError as exc:  # its message names the file and the problem
+        raise UserError(str(exc)) from exc
+    except OSError as exc:
+        raise UserError(f"{event_dir}: cannot write the analysis there ({exc.strerror or exc})") from exc
+    return summary_table(analysis)
+
+
+@cli.command("analyze")
+@config_option
+@click.argument("event_dir", type=click.Path(path_type=Path))
+def analyze_command(config: Config, event_dir: Path) -> None:
+    """Write analysis.json, summary.md and chart.png into an event folder, and print the summary."""
+    click.echo(analyze_folder(config, event_dir))
 
 
 @cli.group("symbols")

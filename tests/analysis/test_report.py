@@ -185,3 +185,15 @@ def test_analysis_never_warns(builder: EventBuilder, window: tuple[float, float]
         analysis = analyze_event(builder.write())
     assert [str(w.message) for w in caught] == []
     assert analysis["files"]["chart"] == "chart.png" and "chart_error" not in analysis
+
+
+def test_a_chart_failure_is_recorded_and_logged_in_one_line(builder: EventBuilder, monkeypatch, caplog) -> None:
+    import analysis.chart
+
+    def fail(*_args, **_kwargs):
+        raise RuntimeError("no fonts")
+
+    monkeypatch.setattr(analysis.chart, "render_chart", fail)
+    result = analyze_event(listing(builder).write())
+    assert result["chart_error"] == "RuntimeError: no fonts" and result["files"]["chart"] is None
+    assert [(r.levelname, r.exc_info is None) for r in caplog.records if r.levelno >= 20] == [("WARNING", True)]

@@ -84,3 +84,14 @@ def test_an_empty_window_is_refused_in_one_line(setup):
     line = one_line_error(run(config, "--symbol", "TIA", "--at", AT, "--before", "0s", "--after", "0s", "--out", str(out)))
     assert "empty" in line
     assert not out.exists()
+
+
+@pytest.mark.parametrize("where", ["a file", "below a file", "in /proc"])
+def test_an_out_that_cannot_hold_folders_is_one_line_before_anything_is_read(setup, where):
+    config, out = setup
+    blocker = out.parent / "file.txt"
+    blocker.write_text("not a folder")
+    target = {"a file": blocker, "below a file": blocker / "events", "in /proc": Path("/proc/pumpwatch-events")}[where]
+    line = one_line_error(run(config, "--symbol", "TIA", "--at", AT, "--out", str(target)))
+    assert "--out" in line and str(target) in line
+    assert blocker.read_text() == "not a folder"
