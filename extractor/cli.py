@@ -2,11 +2,14 @@
 
 It owns what every PumpWatch command shares with it (a user error's one line and exit status 2,
 the `--config` option), so that the `pumpwatch` command imports this module and never the reverse.
+`extract_command` is built by the application (`pumpwatch/cli.py`, also the `extract` console
+script), which supplies the analysis for `--analyze`: the extractor imports no analysis.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import sys
@@ -72,12 +75,25 @@ def _duration(_ctx, param, value):
         raise click.BadParameter(str(exc), param=param) from None
 
 
+COUNTDOWN_LINE_EVERY_S = 10.0
+"""how often the countdown writes a line when stderr is not a terminal (a log file or a pipe keeps every line)"""
+
+
 def wait_for(deadline_ns: int, label: str) -> None:
-    """Sleep until `deadline_ns`, showing a countdown on stderr (the window is not complete yet)."""
+    """Sleep until `deadline_ns`, showing a countdown on stderr (the window is not complete yet).
+
+    On a terminal one line is rewritten in place every second; elsewhere `\\r` rewrites would pile up
+    into one garbled line, so a plain line is written every `COUNTDOWN_LINE_EVERY_S`.
+    """
+    terminal = sys.stderr.isatty()
     while (remaining := (deadline_ns - time.time_ns()) / S) > 0:
-        click.echo(f"\r{label}: waiting {remaining:5.1f}s for the window to close ", err=True, nl=False)
-        time.sleep(min(1.0, remaining))
-    click.echo("", err=True)
+        if terminal:
+            click.echo(f"\r{label}: waiting {remaining:5.1f}s for the window to close ", err=True, nl=False)
+        else:
+            click.echo(f"{label}: waiting {remaining:.0f}s for the window to close", err=True)
+        time.sleep(min(1.0 if terminal else COUNTDOWN_LINE_EVERY_S, remaining))
+    if terminal:
+        click.echo("", err=True)
 
 
 def _check_writable_folder(path: Path, where: str) -> None:
@@ -128,27 +144,11 @@ def _request(config: Config, symbol: str, at: str, tz: str, before: float | None
     return request
 
 
-@click.command("extract")
-@config_option
-@click.option("--symbol", required=True, help="coin ticker, e.g. TIA (matches every market and quote)")
-@click.option("--at", "at", required=True, help="announcement time: ISO 8601, naive = --tz, or epoch s/ms")
-@click.option("--tz", default="Asia/Seoul", show_default=True, help="zone for a naive --at")
-@click.option("--before", callback=_duration, default=None, help="window before the announcement [config: 20s]")
-@click.option("--after", callback=_duration, default=None, help="window after the announcement [config: 20s]")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="events folder [data/events]")
-@click.option("--title", default=None, help="notice title to record in metadata.json")
-@click.option("--notice-id", type=int, default=None, help="Upbit notice id to record in metadata.json")
-@click.option("--force", is_flag=True, help="replace an existing event folder instead of adding a version")
-@click.option("--wait/--no-wait", default=True, show_default=True, help="wait for an unfinished window")
-@click.option("--allow-empty", is_flag=True, help="write the event even when no recorded market carried the coin")
-def extract_command(config: Config, symbol: str, at: str, tz: str, before: float | None, after: float | None,
-                    out: Path | None, title: str | None, notice_id: int | None, force: bool, wait: bool, allow_empty: bool) -> None:
-    """Write the event folder of one listing window (also installed as `extract`)."""
+def _write_event(config: Config, request: EventRequest, out: Path | None, *, force: bool, wait: bool, allow_empty: bool) -> Path:
+    """Wait for the window if it is still open, then write its event folder; every failure is one UserError line."""
     from extractor.extract import NothingRecorded, extract_event
     from recorder.store import StoreError, open_store
 
-    request = _request(config, symbol, at, tz, before, after, notice_id, title)
-    coin = request.coin
     target = out or config.events_path
     where = f"--out {target}" if out else f"events folder {target}"
     _check_writable_folder(target, where)
@@ -156,27 +156,63 @@ def extract_command(config: Config, symbol: str, at: str, tz: str, before: float
     if ready_at > time.time_ns():
         if not wait:
             raise UserError("the window has not closed yet (drop --no-wait to wait for it)")
-        wait_for(ready_at, f"{coin}")
+        wait_for(ready_at, request.coin)
     try:
         store = open_store(config, create=False)
     except (FileNotFoundError, StoreError) as exc:
         raise UserError(str(exc)) from exc
     try:
-        folder = extract_event(store, config, request, out, force=force, allow_empty=allow_empty)
+        return extract_event(store, config, request, out, force=force, allow_empty=allow_empty)
     except StoreError as exc:
         raise UserError(str(exc)) from exc
     except OSError as exc:
         raise UserError(f"{where}: cannot write the event folder there ({exc.strerror or exc})") from exc
     except NothingRecorded as exc:
-        raise UserError(f"{coin}: {exc}; nothing written (check the ticker, or --allow-empty to write the empty event)") from exc
+        raise UserError(f"{request.coin}: {exc}; nothing written (check the ticker, or --allow-empty to write the empty event)") from exc
     finally:
         store.close()
-    click.echo(str(folder))
 
 
-def main() -> None:
-    """The `extract` console script: `pumpwatch extract` on its own."""
-    from recorder.logs import setup_logging
+def market_lines(folder: Path) -> list[str]:
+    """One line per market of a new event folder (market, trades, verdict), from the metadata.json just written."""
+    metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+    lines = []
+    for market in metadata["markets"]:
+        coverage = market["coverage"]
+        holes = f" ({len(coverage['gaps'])} gaps)" if coverage["gaps"] else ""
+        key = f"{market['exchange']}.{market['market']}"
+        lines.append(f"{key:<16} {market['trades']:>9,} trades  {coverage['verdict']}{holes}")
+    return lines
 
-    setup_logging("INFO")
-    extract_command.main(args=sys.argv[1:], prog_name="extract")
+
+Analyzer = Callable[[Config, Path], str]
+"""The application's `pumpwatch analyze`: an event folder in, the summary to print out (extractor imports no analysis)."""
+
+
+def extract_command(analyze_folder: Analyzer) -> click.Command:
+    """The `extract` command; `--analyze` hands the new folder to `analyze_folder`, which the application supplies."""
+
+    @click.command("extract")
+    @config_option
+    @click.option("--symbol", required=True, help="coin ticker, e.g. TIA (matches every market and quote)")
+    @click.option("--at", "at", required=True, help="announcement time: ISO 8601, naive = --tz, ending in KST, or epoch s/ms")
+    @click.option("--tz", default="Asia/Seoul", show_default=True, help="zone for a naive --at")
+    @click.option("--before", callback=_duration, default=None, help="window before the announcement [config: 20s]")
+    @click.option("--after", callback=_duration, default=None, help="window after the announcement [config: 20s]")
+    @click.option("--out", type=click.Path(path_type=Path), default=None, help="events folder [data/events]")
+    @click.option("--title", default=None, help="notice title to record in metadata.json")
+    @click.option("--notice-id", type=int, default=None, help="Upbit notice id to record in metadata.json")
+    @click.option("--force", is_flag=True, help="replace an existing event folder instead of adding a version")
+    @click.option("--wait/--no-wait", default=True, show_default=True, help="wait for an unfinished window")
+    @click.option("--allow-empty", is_flag=True, help="write the event even when no recorded market carried the coin")
+    @click.option("--analyze", is_flag=True, help="then analyse the event folder and print its summary (as pumpwatch analyze)")
+    def extract(config: Config, symbol: str, at: str, tz: str, before: float | None, after: float | None, out: Path | None,
+                title: str | None, notice_id: int | None, force: bool, wait: bool, allow_empty: bool, analyze: bool) -> None:
+        """Write the event folder of one listing window (also installed as `extract`)."""
+        request = _request(config, symbol, at, tz, before, after, notice_id, title)
+        folder = _write_event(config, request, out, force=force, wait=wait, allow_empty=allow_empty)
+        click.echo("\n".join([*market_lines(folder), str(folder)]))
+        if analyze:
+            click.echo("\n" + analyze_folder(config, folder))
+
+    return extract

@@ -57,9 +57,6 @@ def listings_parse(_config: Config | None) -> None:
         click.echo(json.dumps(parse_title(title).as_dict(), ensure_ascii=False))
 
 
-cli.add_command(extract_command)
-
-
 def _markets(config: Config, markets: str | None):
     from recorder.markets import BY_KEY
 
@@ -103,6 +100,9 @@ def analyze_folder(config: Config, event_dir: Path) -> str:
     except OSError as exc:
         raise UserError(f"{event_dir}: cannot write the analysis there ({exc.strerror or exc})") from exc
     return summary_table(analysis)
+
+
+cli.add_command(extract_command(analyze_folder))
 
 
 @cli.command("analyze")
@@ -207,3 +207,11 @@ def demo_command(config: Config | None, workdir: Path | None, store_kind: str) -
 
 def main() -> None:
     cli(prog_name="pumpwatch")
+
+
+def extract_main() -> None:
+    """The `extract` console script: `pumpwatch extract` on its own."""
+    from recorder.logs import setup_logging
+
+    setup_logging("INFO")
+    extract_command(analyze_folder).main(args=sys.argv[1:], prog_name="extract")

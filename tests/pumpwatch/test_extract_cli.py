@@ -20,9 +20,10 @@ AT = "2026-11-18T20:06:40+09:00"
 
 def _session(exchange: str, market: str, symbols: list[str]) -> list[CoverageRow]:
     start, end = T - 600 * S, T + 600 * S
-    rows = [CoverageRow(start, exchange, market, "c", "host:1", "up", ",".join(symbols))]
-    rows += [CoverageRow(t, exchange, market, "c", "host:1", "alive", "") for t in range(start + 5 * S, end, 5 * S)]
-    return [*rows, CoverageRow(end, exchange, market, "c", "host:1", "down", "")]
+    conn = f"{exchange}.{market}"
+    rows = [CoverageRow(start, exchange, market, conn, "host:1", "up", ",".join(symbols))]
+    rows += [CoverageRow(t, exchange, market, conn, "host:1", "alive", "") for t in range(start + 5 * S, end, 5 * S)]
+    return [*rows, CoverageRow(end, exchange, market, conn, "host:1", "down", "")]
 
 
 @pytest.fixture
@@ -95,3 +96,46 @@ def test_an_out_that_cannot_hold_folders_is_one_line_before_anything_is_read(set
     line = one_line_error(run(config, "--symbol", "TIA", "--at", AT, "--out", str(target)))
     assert "--out" in line and str(target) in line
     assert blocker.read_text() == "not a folder"
+
+
+def test_extract_prints_a_line_per_market_then_the_folder(setup):
+    config, out = setup
+    result = run(config, "--symbol", "TIA", "--at", AT, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 13 and lines[-1] == str(out / "TIA_20261118T200640KST")
+    by_market = {line.split()[0]: line.split()[1:] for line in lines[:-1]}
+    assert by_market["binance.spot"] == ["3", "trades", "complete"]
+    assert by_market["okx.futures"] == ["0", "trades", "not_listed"]
+    assert by_market["gate.spot"] == ["0", "trades", "not_connected"]
+
+
+def test_extract_analyze_runs_the_analysis_and_prints_its_summary(setup):
+    config, out = setup
+    result = run(config, "--symbol", "TIA", "--at", AT, "--out", str(out), "--analyze")
+    assert result.exit_code == 0, result.output
+    folder = out / "TIA_20261118T200640KST"
+    assert str(folder) in result.stdout.splitlines()
+    assert "**No pump**" in result.stdout and "| # | venue | verdict |" in result.stdout
+    assert sorted(p.name for p in folder.iterdir()) == ["analysis.json", "chart.png", "metadata.json", "raw", "summary.md",
+                                                       "trades.parquet"]
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_the_countdown_is_plain_lines_unless_stderr_is_a_terminal(monkeypatch, capsys, terminal):
+    """Waiting 25 s: on a terminal one line rewritten in place every second; in a log or a pipe a line every 10 s."""
+    import sys
+
+    from extractor import cli as extractor_cli
+
+    now = [0.0]
+    monkeypatch.setattr(extractor_cli.time, "time_ns", lambda: round(now[0] * S))
+    monkeypatch.setattr(extractor_cli.time, "sleep", lambda seconds: now.__setitem__(0, now[0] + seconds))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: terminal)
+    extractor_cli.wait_for(25 * S, "TIA")
+    err = capsys.readouterr().err
+    if terminal:
+        assert err.count("\r") == 25 and err.endswith("\n")
+    else:
+        assert "\r" not in err
+        assert err.splitlines() == [f"TIA: waiting {left}s for the window to close" for left in (25, 15, 5)]
