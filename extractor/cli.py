@@ -66,13 +66,14 @@ def config_option(command: Callable | None = None, *, required: bool = True) -> 
     return decorate(command) if command is not None else decorate
 
 
-def _duration(_ctx, param, value):
+def _duration(_ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """`--before 20s` → 20.0; a bad one is a one-line UserError, not click's usage block."""
     if value is None:
         return None
     try:
         return parse_duration(value)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param=param) from None
+        raise UserError(f"--{param.name}: {exc}") from None
 
 
 COUNTDOWN_LINE_EVERY_S = 10.0

@@ -139,3 +139,15 @@ def test_the_countdown_is_plain_lines_unless_stderr_is_a_terminal(monkeypatch, c
     else:
         assert "\r" not in err
         assert err.splitlines() == [f"TIA: waiting {left}s for the window to close" for left in (25, 15, 5)]
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--symbol", "../etc", "--at", AT], "--symbol"),
+    (["--symbol", "TIA", "--at", "soon"], "--at"),
+    (["--symbol", "TIA", "--at", AT, "--before", "20"], "--before"),
+    (["--symbol", "TIA", "--at", AT, "--after", "-1s"], "--after"),
+    (["--symbol", "TIA", "--at", AT, "--tz", "Nowhere/City"], "Nowhere/City"),
+])  # fmt: skip
+def test_each_bad_argument_is_one_line_naming_it(setup, args, says):
+    config, _ = setup
+    assert says in one_line_error(run(config, *args))
