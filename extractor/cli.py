@@ -180,7 +180,8 @@ def market_lines(folder: Path) -> list[str]:
     lines = []
     for market in metadata["markets"]:
         coverage = market["coverage"]
-        holes = f" ({len(coverage['gaps'])} gaps)" if coverage["gaps"] else ""
+        count = len(coverage["gaps"])
+        holes = f" ({count} gap{'s' if count > 1 else ''})" if count else ""
         key = f"{market['exchange']}.{market['market']}"
         lines.append(f"{key:<16} {market['trades']:>9,} trades  {coverage['verdict']}{holes}")
     return lines
