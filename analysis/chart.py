@@ -251,7 +251,7 @@ def _legend(fig: Figure, gaps: bool, note: str | None) -> None:
         Line2D([], [], color="dimgrey", linestyle="-", linewidth=1.0, alpha=0.55, label="thin, pale: not ranked (coverage)"),
     ]
     if gaps:
-        handles.append(Patch(facecolor="dimgrey", alpha=GAP_ALPHA * 2, label="shaded: coverage gap (not recorded)"))
+        handles.append(Patch(facecolor="dimgrey", alpha=GAP_ALPHA * 2, label="shaded: coverage gap (market named at its top)"))
     fig.legend(handles=handles, loc="outside lower center", ncol=4, fontsize=9, frameon=False, title=note, title_fontsize=8)
 
 

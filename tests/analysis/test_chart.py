@@ -70,7 +70,7 @@ def test_the_legend_explains_the_styles_not_the_venues(builder: EventBuilder) ->
     fig = chart(listing(builder))
     entries = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
     assert "futures notional (hatched)" in entries and "futures (perpetual)" in entries
-    assert "shaded: coverage gap (not recorded)" in entries
+    assert "shaded: coverage gap (market named at its top)" in entries
     assert not any("binance" in entry for entry in entries)
 
 
