@@ -169,7 +169,7 @@ def _write_event(config: Config, request: EventRequest, out: Path | None, *, for
     except OSError as exc:
         raise UserError(f"{where}: cannot write the event folder there ({exc.strerror or exc})") from exc
     except NothingRecorded as exc:
-        raise UserError(f"{request.coin}: {exc}; nothing written (check the ticker, or --allow-empty to write the empty event)") from exc
+        raise UserError(f"{request.coin}: {exc}; nothing written (--allow-empty writes the empty event)") from exc
     finally:
         store.close()
 

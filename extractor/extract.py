@@ -130,8 +130,11 @@ def extract_event(store: Store, config: Config, request: EventRequest, out_dir: 
     factors = factors if factors is not None else _factors(config)
     markets = market_summaries(store, request, trades, config.recorder.coverage_heartbeat, factors)
     if not any(m["instruments"] for m in markets):
-        message = (f"no recorded market carried an instrument of {request.coin} between {iso_kst(request.start_ns)} "
-                   f"and {iso_kst(request.end_ns)}")
+        span = f"between {iso_kst(request.start_ns)} and {iso_kst(request.end_ns)}"
+        if any(m["coverage"]["verdict"] != "not_connected" for m in markets):
+            message = f"no recorded market carried an instrument of {request.coin} {span} (check the ticker)"
+        else:
+            message = f"no market was being recorded {span} (was the recorder running?)"
         if not allow_empty:
             raise NothingRecorded(message)
         LOG.warning("%s: %s; its event folder has no trades", request.coin, message)

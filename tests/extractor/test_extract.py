@@ -186,6 +186,8 @@ def test_a_coin_nobody_carried_is_refused_without_a_folder_unless_allowed(env, c
     store.write_trades([trade(T, "1")])
     with pytest.raises(NothingRecorded, match="NOPE"):
         extract_event(store, config, EventRequest("NOPE", T, 20, 20), out, allow_empty=False)
+    with pytest.raises(NothingRecorded, match="was the recorder running"):  # nothing connected at all: not the ticker's fault
+        extract_event(store, config, EventRequest("TIA", T + 86_400 * S, 20, 20), out, allow_empty=False)
     assert not out.exists()
     assert extract_event(store, config, EventRequest("TIA", T, 20, 20), out, allow_empty=False).exists()
     # the service's call: the empty event is written (its verdicts are the record), and the log says why it is empty
