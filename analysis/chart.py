@@ -85,6 +85,7 @@ def build_chart(event: Event, analysis: dict[str, Any]) -> Figure:
     """The chart as a matplotlib Figure (axes `price`, `notional`, and `overview` for a long window)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
     fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
@@ -127,8 +128,6 @@ def build_chart(event: Event, analysis: dict[str, Any]) -> Figure:
     _percent_axis(price_ax, "price change vs reference")
     money_ax.set_ylabel(f"notional per second ({analysis.get('quote') or 'quote'})")
     money_ax.set_xlabel("seconds from the announcement (exchange trade time)")
-    from matplotlib.ticker import FuncFormatter
-
     money_ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _compact(v)))
     if overview_ax is not None:
         _overview(overview_ax, series, window, view)
