@@ -2,46 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from extractor.cli import UserError, config_option, extract_command
+from extractor.cli import OneLineUsage, UserError, config_option, extract_command
 from recorder import __version__
 from recorder.config import DEFAULT_CONFIG, Config
 
 if TYPE_CHECKING:
     from recorder.markets import MarketSpec
-
-
-@contextlib.contextmanager
-def usage_in_one_line() -> Iterator[None]:
-    """Turn a click usage error into a UserError: click prints usage, a hint and the error on three lines."""
-    try:
-        yield
-    except click.exceptions.NoArgsIsHelpError:  # `pumpwatch` alone: the help is the answer
-        raise
-    except click.UsageError as exc:
-        path = exc.ctx.command_path if exc.ctx is not None else ""
-        where = path.partition(" ")[2]
-        hint = f" (try '{path} --help')" if path else ""
-        raise UserError(f"{where + ': ' if where else ''}{exc.format_message()}{hint}") from exc
-
-
-class OneLineUsage(click.Group):
-    """The root group: a usage error anywhere below it (a bad option value, a missing argument) is one line, exit 2."""
-
-    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
-        with usage_in_one_line():
-            return super().make_context(*args, **kwargs)
-
-    def invoke(self, ctx: click.Context) -> Any:
-        with usage_in_one_line():
-            return super().invoke(ctx)
 
 
 @click.group(cls=OneLineUsage, context_settings={"help_option_names": ["-h", "--help"]})
@@ -89,9 +61,6 @@ def listings_parse(_config: Config | None) -> None:
         click.echo(json.dumps(parse_title(title).as_dict(), ensure_ascii=False))
 
 
-cli.add_command(extract_command)
-
-
 def _markets(config: Config, markets: str | None) -> list[MarketSpec]:
     """The markets `--markets` names; all enabled ones when it is left out (an empty value is a mistake, not "all")."""
     from recorder.markets import BY_KEY
@@ -126,19 +95,31 @@ def _serve(config: Config, markets: str | None, watch: bool) -> None:
         raise UserError(str(exc)) from exc
 
 
-@cli.command("analyze")
-@config_option
-@click.argument("event_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
-def analyze_command(config: Config, event_dir: Path) -> None:
-    """Write analysis.json, summary.md and chart.png into an event folder, and print the summary."""
+def analyze_folder(config: Config, event_dir: Path) -> str:
+    """Analyse an event folder and return its summary table; a folder that cannot be read or written is one UserError line."""
     from analysis.event import EventFolderError
     from analysis.report import analyze_event, summary_table
 
+    if not event_dir.is_dir():
+        raise UserError(f"{event_dir}: {'not a folder' if event_dir.exists() else 'not found'} (expected an event folder)")
     try:
         analysis = analyze_event(event_dir, config.analysis.pump_threshold, config.analysis.min_trades)
-    except EventFolderError as exc:
-        raise UserError(f"{event_dir}: {exc}") from exc
-    click.echo(summary_table(analysis))
+    except EventFolderError as exc:  # its message names the file and the problem
+        raise UserError(str(exc)) from exc
+    except OSError as exc:
+        raise UserError(f"{event_dir}: cannot write the analysis there ({exc.strerror or exc})") from exc
+    return summary_table(analysis)
+
+
+cli.add_command(extract_command(analyze_folder))
+
+
+@cli.command("analyze")
+@config_option
+@click.argument("event_dir", type=click.Path(path_type=Path))
+def analyze_command(config: Config, event_dir: Path) -> None:
+    """Write analysis.json, summary.md and chart.png into an event folder, and print the summary."""
+    click.echo(analyze_folder(config, event_dir))
 
 
 @cli.group("symbols")
@@ -278,3 +259,11 @@ def demo_command(config: Config | None, workdir: Path | None, store_kind: str) -
 
 def main() -> None:
     cli(prog_name="pumpwatch")
+
+
+def extract_main() -> None:
+    """The `extract` console script: `pumpwatch extract` on its own."""
+    from recorder.logs import setup_logging
+
+    setup_logging("INFO")
+    extract_command(analyze_folder).main(args=sys.argv[1:], prog_name="extract")

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationError, field_validator, model_validator
 from pydantic.functional_validators import BeforeValidator
 
 from recorder.markets import MARKETS, MarketSpec
@@ -139,6 +139,20 @@ class ExtractionConfig(_Strict):
     after: Duration = 20.0
     settle: Duration = 5.0
     events_dir: str | None = None
+    max_window: Duration = 6 * 3600.0
+    """the longest window `extract` accepts (before + after): a typo like `--before 400d` is refused, not read for hours"""
+    max_ahead: Duration = 3600.0
+    """how far in the future `extract --at` may lie: a wrong year is refused, not waited for"""
+
+    @model_validator(mode="after")
+    def _window_within_limits(self) -> ExtractionConfig:
+        """The service extracts `before` + `after`: the same bounds as `extract`'s, checked when the config loads."""
+        window = f"before + after ({format_duration(self.before)} + {format_duration(self.after)})"
+        if self.before + self.after <= 0:
+            raise ValueError(f"{window} is an empty window")
+        if self.before + self.after > self.max_window:
+            raise ValueError(f"{window} is longer than max_window ({format_duration(self.max_window)})")
+        return self
 
 
 class AnalysisConfig(_Strict):

@@ -17,11 +17,10 @@ import pytest
 from click.testing import CliRunner
 
 from extractor.cli import extract_command
-from pumpwatch.cli import cli
+from pumpwatch.cli import analyze_folder, cli
 from recorder.store.embedded import EmbeddedStore
 
-ROOTS: dict[str, click.Command] = {"pumpwatch": cli, "extract": extract_command}
-OTHER_ENGINEER = "cli15 (extract/analysis defects)"
+ROOTS: dict[str, click.Command] = {"pumpwatch": cli, "extract": extract_command(analyze_folder)}
 
 
 def leaves(command: click.Command, path: str) -> Iterator[tuple[str, click.Command]]:
@@ -41,10 +40,6 @@ class Bad:
     why: str
     args: tuple[str, ...]
     stdin: str | None = None
-    xfail: str | None = None
-    """a row another branch fixes: the reason names it, the lead drops the mark at merge"""
-    hangs: bool = False
-    """unfixed, the command waits instead of failing: not run while marked"""
     names: str | None = None
     """a file the line must name (the config file of a config row)"""
 
@@ -77,14 +72,10 @@ _EXTRACT = (
     Bad("--tz unknown", ("--config", "{good}", "--symbol", "TIA", "--at", "2026-11-20T14:00:00", "--tz", "Nowhere/City")),
     Bad("--notice-id not a number", ("--config", "{good}", "--symbol", "TIA", "--at", "1700000000", "--notice-id", "abc")),
     Bad("no store yet", ("--config", "{no_store}", "--symbol", "TIA", "--at", "1700000000")),
-    Bad("--out names a file", ("--config", "{good}", "--symbol", "TIA", "--at", "1700000000", "--out", "{file}"),
-        xfail=f"{OTHER_ENGINEER}: extract --out naming a file"),
-    Bad("unknown coin", ("--config", "{good}", "--symbol", "NOSUCHCOIN", "--at", "1700000000"),
-        xfail=f"{OTHER_ENGINEER}: extract of a coin the store never recorded"),
-    Bad("window too long", ("--config", "{good}", "--symbol", "TIA", "--at", "1700000000", "--before", "400d"),
-        xfail=f"{OTHER_ENGINEER}: extraction window limits (extraction.max_window)"),
-    Bad("--at far ahead", ("--config", "{good}", "--symbol", "TIA", "--at", "2099-01-01T00:00:00Z"),
-        xfail=f"{OTHER_ENGINEER}: extraction window limits (extraction.max_ahead); unfixed it waits for decades", hangs=True),
+    Bad("--out names a file", ("--config", "{good}", "--symbol", "TIA", "--at", "1700000000", "--out", "{file}")),
+    Bad("unknown coin", ("--config", "{good}", "--symbol", "NOSUCHCOIN", "--at", "1700000000")),
+    Bad("window too long", ("--config", "{good}", "--symbol", "TIA", "--at", "1700000000", "--before", "400d")),
+    Bad("--at far ahead", ("--config", "{good}", "--symbol", "TIA", "--at", "2099-01-01T00:00:00Z")),
 )
 
 _MARKETS = (
@@ -104,19 +95,13 @@ ROWS: dict[str, tuple[Bad, ...]] = {
     "pumpwatch config check": (Bad("unknown option", ("--config", "{good}", "--bogus")),),
     "pumpwatch listings parse": (Bad("an argument it does not take", ("--config", "{good}", "titles.txt"), stdin="x\n"),),
     "pumpwatch extract": _EXTRACT,
-    "extract": tuple(
-        Bad(row.why, row.args, xfail=row.xfail or (
-            f"{OTHER_ENGINEER}: extractor/cli.py main() prints click usage errors on 3 lines; pumpwatch.cli.OneLineUsage "
-            "does it in one") if row.why in {"unknown option", "--symbol missing", "--before without a unit",
-                                           "--notice-id not a number"} else row.xfail, hangs=row.hangs)
-        for row in _EXTRACT),
+    "extract": _EXTRACT,
     "pumpwatch analyze": (
         Bad("EVENT_DIR missing", ("--config", "{good}", "{missing}")),
         Bad("EVENT_DIR is a file", ("--config", "{good}", "{file}")),
         Bad("EVENT_DIR not an event folder", ("--config", "{good}", "{dir}")),
         Bad("EVENT_DIR without an argument", ("--config", "{good}")),
-        Bad("trades.parquet not Parquet", ("--config", "{good}", "{bad_parquet_event}"),
-            xfail=f"{OTHER_ENGINEER}: analyze of an event folder whose trades.parquet is corrupt"),
+        Bad("trades.parquet not Parquet", ("--config", "{good}", "{bad_parquet_event}")),
     ),
     "pumpwatch symbols refresh": _MARKETS,
     "pumpwatch run": _MARKETS,
@@ -201,8 +186,7 @@ def _cases() -> Iterator:
         if "config_path" in {param.name for param in command.params}:
             rows += [Bad(row.why, (*row.args, *VALID.get(path, ())), names=row.names) for row in CONFIG_ROWS]
         for row in rows:
-            marks = [pytest.mark.xfail(reason=row.xfail, strict=True, run=not row.hangs)] if row.xfail else []
-            yield pytest.param(words[0], (*words[1:], *row.args), row.stdin, row.names, id=f"{path}: {row.why}", marks=marks)
+            yield pytest.param(words[0], (*words[1:], *row.args), row.stdin, row.names, id=f"{path}: {row.why}")
     for row in ROWS["pumpwatch"]:
         yield pytest.param("pumpwatch", row.args, row.stdin, row.names, id=f"pumpwatch: {row.why}")
 

@@ -118,3 +118,15 @@ def test_arbitrary_yaml_never_crashes_the_loader(tmp_path_factory, value):
     path.write_text(yaml.safe_dump(value))
     with contextlib.suppress(ConfigError):
         load_config(path)
+
+
+def test_extraction_window_limits():
+    extraction = Config().extraction
+    assert (extraction.max_window, extraction.max_ahead) == (6 * 3600.0, 3600.0)
+    assert Config.model_validate({"extraction": {"max_window": "1d", "max_ahead": "10m"}}).extraction.max_window == 86400.0
+
+
+@pytest.mark.parametrize(("extraction", "expected"), [({"before": "7h"}, "max_window"), ({"before": "0s", "after": "0s"}, "empty")])
+def test_the_services_window_obeys_the_same_limits(extraction, expected):
+    with pytest.raises(ValueError, match=expected):
+        Config.model_validate({"extraction": extraction})
