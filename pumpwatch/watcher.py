@@ -112,7 +112,7 @@ class ListingWatcher:
         triggers, rows = await asyncio.to_thread(self._store_notice, notice, parsed, now, asyncio.get_running_loop())
         self.seen.add(notice.id)
         self.recent = [{"id": notice.id, "title": notice.title, "listing": parsed.listing,
-                        "krw_symbols": list(parsed.krw_symbols), "first_listed_at": notice.first_listed_at.isoformat()},
+                        "krw_symbols": list(parsed.krw_symbols), "first_listed_at": iso_z(notice.first_listed_at)},
                        *self.recent][:10]
         scheduled = [t for t, r in zip(triggers, rows, strict=True) if r.status == "scheduled"]
         for trigger in scheduled:

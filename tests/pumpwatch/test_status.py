@@ -89,6 +89,7 @@ def test_status_metrics_and_detection_answer_while_the_ingest_loop_is_blocked(tm
         upbit_thread.submit(fake.stop()).result(10)
         upbit_thread.stop()
     assert [n["krw_symbols"] for n in status["upbit"]["recent_notices"]] == [["TIA"]]
+    assert all(n["first_listed_at"].endswith("Z") for n in status["upbit"]["recent_notices"]), "ISO 8601 UTC, as in the logs"
     assert "pumpwatch_ingest_loop_stalled_seconds" in metrics
     [row] = EmbeddedStore(tmp_path / "pumpwatch.sqlite").read_triggers()
     assert (row.symbol, row.status) == ("TIA", "scheduled")
