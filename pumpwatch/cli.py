@@ -141,6 +141,49 @@ def analyze_command(config: Config, event_dir: Path) -> None:
     click.echo(summary_table(analysis))
 
 
+@cli.command("events")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per line instead of a table")
+def events_command(config: Config, as_json: bool) -> None:
+    """List every event folder, newest first: coin, announcement, first venue and its lead, peak, trades, verdicts, status."""
+    import json
+
+    from analysis.catalog import scan_events
+
+    entries = scan_events(config.events_path)
+    if as_json:
+        for entry in entries:
+            click.echo(json.dumps(entry.as_json(), ensure_ascii=False))
+        return
+    if not entries:
+        click.echo(f"no event folders in {config.events_path}")
+        return
+    click.echo(events_table([entry.as_json() for entry in entries]))
+
+
+def events_table(rows: list[dict[str, Any]]) -> str:
+    """`pumpwatch events` as aligned columns; a failed folder's status names its problem."""
+
+    def cell(row: dict[str, Any]) -> list[str]:
+        lead, peak, trades = row["lead_ms"], row["peak_gain"], row["trades"]
+        return [
+            row["announced_at_kst"] or "?", row["coin"] or "?", row["first_venue"] or "-",
+            "-" if lead is None else f"{lead:,.0f}", "-" if peak is None else f"{peak * 100:+.1f}",
+            "-" if trades is None else f"{trades:,}",
+            ", ".join(f"{verdict} {count}" for verdict, count in row["verdicts"].items()) or "-",
+            row["status"] + (f": {row['problem']}" if row["problem"] else ""), row["folder"],
+        ]
+
+    header = ["announced", "coin", "first venue", "lead ms", "peak %", "trades", "verdicts", "status", "folder"]
+    cells = [header, *(cell(row) for row in rows)]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
+    right = {3, 4, 5}
+    return "\n".join(
+        "  ".join(text.rjust(w) if i in right else text.ljust(w) for i, (text, w) in enumerate(zip(line, widths, strict=True))).rstrip()
+        for line in cells
+    )
+
+
 @cli.group("symbols")
 def symbols_group() -> None:
     """The symbol universe (config/symbols.yaml)."""

@@ -118,6 +118,10 @@ ROWS: dict[str, tuple[Bad, ...]] = {
         Bad("trades.parquet not Parquet", ("--config", "{good}", "{bad_parquet_event}"),
             xfail=f"{OTHER_ENGINEER}: analyze of an event folder whose trades.parquet is corrupt"),
     ),
+    "pumpwatch events": (
+        Bad("unknown option", ("--config", "{good}", "--bogus")),
+        Bad("an argument it does not take", ("--config", "{good}", "{dir}")),
+    ),
     "pumpwatch symbols refresh": _MARKETS,
     "pumpwatch run": _MARKETS,
     "pumpwatch record": _MARKETS,
