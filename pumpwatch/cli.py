@@ -184,6 +184,43 @@ def events_table(rows: list[dict[str, Any]]) -> str:
     )
 
 
+@cli.command("report")
+@config_option
+@click.option("--since", default=None, help="only events announced this recently, e.g. 90d, 24h [all]")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None, help="output folder [<data_dir>/report]")
+@click.option("--min-markets", type=click.IntRange(min=2), default=None,
+              help="fewest complete/backfilled markets an event needs to count in the lead statistics [3]")
+def report_command(config: Config, since: str | None, out_dir: Path | None, min_markets: int | None) -> None:
+    """Cross-event study of every analysed event: report.parquet, report.md, report.png."""
+    import time
+
+    from analysis.catalog import ANALYSED, scan_events
+    from analysis.study import MIN_COUNTED_MARKETS, write_report
+    from recorder.clock import S
+    from recorder.config import parse_duration
+
+    try:
+        since_s = parse_duration(since) if since is not None else None
+    except ValueError as exc:
+        raise UserError(f"--since {since!r}: {exc}") from exc
+    out_dir = out_dir or config.data_path / "report"
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out {out_dir}: is a file, not a folder")
+    cutoff = time.time_ns() - round(since_s * S) if since_s is not None else None
+    entries = [e for e in scan_events(config.events_path) if cutoff is None or (e.announced_ns or 0) >= cutoff]
+    analysed = [e for e in entries if e.status == ANALYSED]
+    if not analysed:
+        click.echo(f"pumpwatch: report: no analysed event in {config.events_path}" + (f" in the last {since}" if since else ""),
+                   err=True)
+        sys.exit(1)
+    result = write_report([e.analysis for e in analysed], out_dir, min_counted=min_markets or MIN_COUNTED_MARKETS, since=since)
+    click.echo(result["markdown"].split("\n\nHow each number", 1)[0])
+    skipped = len(entries) - len(analysed)
+    if skipped:
+        click.echo(f"\n{skipped} folders not analysed, left out (see `pumpwatch events`)")
+    click.echo("\n" + "\n".join(str(path) for path in result["files"]))
+
+
 @cli.group("symbols")
 def symbols_group() -> None:
     """The symbol universe (config/symbols.yaml)."""

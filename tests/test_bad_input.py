@@ -122,6 +122,13 @@ ROWS: dict[str, tuple[Bad, ...]] = {
         Bad("unknown option", ("--config", "{good}", "--bogus")),
         Bad("an argument it does not take", ("--config", "{good}", "{dir}")),
     ),
+    "pumpwatch report": (
+        Bad("--since not a duration", ("--config", "{good}", "--since", "soon")),
+        Bad("--since without a unit", ("--config", "{good}", "--since", "90")),
+        Bad("--out names a file", ("--config", "{good}", "--out", "{file}")),
+        Bad("--min-markets below 2", ("--config", "{good}", "--min-markets", "1")),
+        Bad("--min-markets not a number", ("--config", "{good}", "--min-markets", "many")),
+    ),
     "pumpwatch symbols refresh": _MARKETS,
     "pumpwatch run": _MARKETS,
     "pumpwatch record": _MARKETS,

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from click.testing import CliRunner
 
+from analysis import analyze_event
+from analysis.event import NS_PER_S
 from pumpwatch.cli import cli
+from tests.analysis.synthetic import EventBuilder, pump
 from tests.analysis.test_catalog import mixed_events
+from tests.analysis.test_study import four_events
 
 
 def config_for(tmp_path: Path, events: Path) -> str:
@@ -51,3 +56,35 @@ def test_events_json_is_one_object_per_line(tmp_path: Path) -> None:
 def test_events_in_an_empty_directory_says_so(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["events", "--config", config_for(tmp_path, tmp_path / "none")])
     assert result.exit_code == 0 and result.output == f"no event folders in {tmp_path / 'none'}\n"
+
+
+def test_report_writes_the_study_and_prints_the_venue_table(tmp_path: Path) -> None:
+    events = tmp_path / "events"
+    four_events(events)
+    (events / "BROKEN_20261101T090000KST").mkdir()
+    out = tmp_path / "study"
+    result = CliRunner().invoke(cli, ["report", "--config", config_for(tmp_path, events), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "4 analysed events; 3 races in the lead statistics" in result.output
+    assert "| binance.futures | 4 | 2/3 (67%) |" in result.output
+    assert "1 folders not analysed, left out (see `pumpwatch events`)" in result.output
+    assert result.output.rstrip().splitlines()[-3:] == [str(out / name) for name in ("report.parquet", "report.md", "report.png")]
+
+
+def test_report_since_counts_only_recent_events(tmp_path: Path) -> None:
+    events = tmp_path / "events"
+    four_events(events)
+    recent = EventBuilder(events, coin="NEW", announced_ns=time.time_ns() - 3600 * NS_PER_S)
+    pump(recent, "kucoin", "spot", 70)
+    pump(recent, "okx", "spot", 90)
+    analyze_event(recent.write("NEW_recent"), chart=False)
+    result = CliRunner().invoke(cli, ["report", "--config", config_for(tmp_path, events), "--since", "24h"])
+    assert result.exit_code == 0, result.output
+    assert "1 analysed events (announced in the last 24h); 1 races" in result.output
+    assert "| kucoin.spot | 1 | 1/1 (100%) |" in result.output
+    assert (tmp_path / "data" / "report" / "report.png").is_file()
+
+
+def test_report_without_an_analysed_event_says_so(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["report", "--config", config_for(tmp_path, tmp_path / "none")])
+    assert result.exit_code == 1 and result.stderr == f"pumpwatch: report: no analysed event in {tmp_path / 'none'}\n"
