@@ -175,9 +175,12 @@ def events_table(rows: list[dict[str, Any]]) -> str:
         ]
 
     header = ["announced", "coin", "first venue", "lead ms", "peak %", "trades", "verdicts", "status", "folder"]
-    cells = [header, *(cell(row) for row in rows)]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
-    right = {3, 4, 5}
+    return aligned([header, *(cell(row) for row in rows)], right={3, 4, 5})
+
+
+def aligned(cells: list[list[str]], right: set[int]) -> str:
+    """Rows of text cells as columns two spaces apart; the columns in `right` (numbers) right-aligned."""
+    widths = [max(len(line[i]) for line in cells) for i in range(len(cells[0]))]
     return "\n".join(
         "  ".join(text.rjust(w) if i in right else text.ljust(w) for i, (text, w) in enumerate(zip(line, widths, strict=True))).rstrip()
         for line in cells
@@ -219,6 +222,66 @@ def report_command(config: Config, since: str | None, out_dir: Path | None, min_
     if skipped:
         click.echo(f"\n{skipped} folders not analysed, left out (see `pumpwatch events`)")
     click.echo("\n" + "\n".join(str(path) for path in result["files"]))
+
+
+@cli.command("coverage")
+@config_option
+@click.option("--since", default="24h", show_default=True, help="the period: this long until now, e.g. 24h, 7d")
+@click.option("--markets", default=None, help="comma-separated markets [all enabled]")
+def coverage_command(config: Config, since: str, markets: str | None) -> None:
+    """Per market: connected time, connections, gaps by kind and what became of them, the longest outage."""
+    import time
+
+    from recorder.clock import S
+    from recorder.config import parse_duration
+    from recorder.coverage_report import coverage_report
+    from recorder.store import StoreError, open_store
+
+    try:
+        since_s = parse_duration(since)
+    except ValueError as exc:
+        raise UserError(f"--since {since!r}: {exc}") from exc
+    chosen = _markets(config, markets)
+    end = time.time_ns()
+    start = end - round(since_s * S)
+    try:
+        store = open_store(config, create=False)
+    except (FileNotFoundError, StoreError) as exc:
+        raise UserError(str(exc)) from exc
+    try:
+        rows = coverage_report(store, chosen, start, end, round(config.recorder.coverage_heartbeat * S))
+    except StoreError as exc:
+        raise UserError(str(exc)) from exc
+    finally:
+        store.close()
+    click.echo(coverage_table(rows, since))
+
+
+def _span(ns: int) -> str:
+    """A length for a person: `45.2 s`, `12.5 min`, `3.1 h`."""
+    seconds = ns / 1e9
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def coverage_table(rows: list[Any], since: str) -> str:
+    """`pumpwatch coverage` as aligned columns, one market a line."""
+    from recorder.clock import iso_utc
+
+    if not rows:
+        return "no markets"
+    header = ["market", "connected", "connections", "gaps (kind: count by outcome)", "longest outage"]
+    cells = [header]
+    for row in rows:
+        gaps = "; ".join(f"{kind} " + ", ".join(f"{n} {status}" for status, n in counts.items()) for kind, counts in row.gaps.items())
+        outage = row.longest_outage
+        cells.append([
+            row.key, f"{row.connected_share * 100:.2f} %", str(row.connections), gaps or "none",
+            f"{_span(outage[1] - outage[0])} from {iso_utc(outage[0], 's')}" if outage else "none",
+        ])
+    title = f"coverage over the last {since}: {iso_utc(rows[0].start, 's')} to {iso_utc(rows[0].end, 's')}"
+    return title + "\n" + aligned(cells, right={1, 2})
 
 
 @cli.group("symbols")

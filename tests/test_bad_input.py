@@ -129,6 +129,11 @@ ROWS: dict[str, tuple[Bad, ...]] = {
         Bad("--min-markets below 2", ("--config", "{good}", "--min-markets", "1")),
         Bad("--min-markets not a number", ("--config", "{good}", "--min-markets", "many")),
     ),
+    "pumpwatch coverage": (
+        *_MARKETS,
+        Bad("--since not a duration", ("--config", "{good}", "--since", "yesterday")),
+        Bad("no store yet", ("--config", "{no_store}")),
+    ),
     "pumpwatch symbols refresh": _MARKETS,
     "pumpwatch run": _MARKETS,
     "pumpwatch record": _MARKETS,

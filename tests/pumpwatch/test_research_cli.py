@@ -11,6 +11,8 @@ from click.testing import CliRunner
 from analysis import analyze_event
 from analysis.event import NS_PER_S
 from pumpwatch.cli import cli
+from recorder.store.base import CoverageRow, GapRow
+from recorder.store.embedded import EmbeddedStore
 from tests.analysis.synthetic import EventBuilder, pump
 from tests.analysis.test_catalog import mixed_events
 from tests.analysis.test_study import four_events
@@ -88,3 +90,25 @@ def test_report_since_counts_only_recent_events(tmp_path: Path) -> None:
 def test_report_without_an_analysed_event_says_so(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["report", "--config", config_for(tmp_path, tmp_path / "none")])
     assert result.exit_code == 1 and result.stderr == f"pumpwatch: report: no analysed event in {tmp_path / 'none'}\n"
+
+
+def test_coverage_prints_each_market_over_the_period(tmp_path: Path) -> None:
+    config = config_for(tmp_path, tmp_path / "events")
+    (tmp_path / "data").mkdir()
+    store = EmbeddedStore(tmp_path / "data" / "pumpwatch.sqlite")
+    now = time.time_ns()
+    store.write_coverage([
+        CoverageRow(now - 2 * 3600 * NS_PER_S, "binance", "spot", "a", "host:1", "up", "TIA-USDT"),
+        CoverageRow(now - 3600 * NS_PER_S, "binance", "spot", "a", "host:1", "down", ""),
+    ])  # fmt: skip
+    store.write_gaps([GapRow(now - 5400 * NS_PER_S, now - 5300 * NS_PER_S, "binance", "spot", "TIA-USDT", "id_jump", "1", "9",
+                             "backfilled", 9)])
+    store.close()
+    result = CliRunner().invoke(cli, ["coverage", "--config", config, "--markets", "binance.spot,okx.futures"])
+    assert result.exit_code == 0, result.output
+    title, header, binance, okx = result.output.splitlines()
+    assert title.startswith("coverage over the last 24h: ")
+    assert header.split() == ["market", "connected", "connections", "gaps", "(kind:", "count", "by", "outcome)", "longest", "outage"]
+    assert binance.split()[:6] == ["binance.spot", "4.17", "%", "1", "id_jump", "1"]
+    assert "backfilled" in binance and "22.0 h from" in binance
+    assert okx.split()[:5] == ["okx.futures", "0.00", "%", "0", "none"] and "24.0 h from" in okx
