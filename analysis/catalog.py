@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,3 +144,31 @@ def scan_events(events_dir: Path) -> list[EventEntry]:
     """Every event folder's entry, newest announcement first (folders without a readable time last, by name)."""
     entries = [read_entry(folder) for folder in event_folders(Path(events_dir))]
     return sorted(entries, key=lambda e: (e.announced_ns is None, -(e.announced_ns or 0), e.path.name))
+
+
+def reanalyse_all(events_dir: Path, pump_threshold: float, min_trades: int,
+                  progress: Callable[[int, int, Path, str | None], None]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Analyse every event folder again with these thresholds; a folder that cannot be read is skipped and named, never fatal.
+
+    `progress(done, total, folder, problem)` is called after each folder. Returns (analysed, skipped with the reason).
+    """
+    from analysis.event import EventFolderError
+    from analysis.report import analyze_event
+
+    folders = event_folders(Path(events_dir))
+    analysed: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
+    for done, folder in enumerate(folders, start=1):
+        entry = read_entry(folder)
+        problem = entry.problem if entry.status == FAILED and not entry.problem.startswith("analysis.json") else None
+        if problem is None:
+            try:
+                analyze_event(folder, pump_threshold, min_trades)
+            except (EventFolderError, OSError, ValueError) as exc:  # pyarrow's ArrowInvalid (a corrupt Parquet file) is a ValueError
+                problem = str(exc).replace(f"{folder}/", "").splitlines()[0] if str(exc) else type(exc).__name__
+        if problem is None:
+            analysed.append(folder)
+        else:
+            skipped.append((folder, problem))
+        progress(done, len(folders), folder, problem)
+    return analysed, skipped

@@ -128,17 +128,40 @@ def _serve(config: Config, markets: str | None, watch: bool) -> None:
 
 @cli.command("analyze")
 @config_option
-@click.argument("event_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
-def analyze_command(config: Config, event_dir: Path) -> None:
+@click.option("--all", "every", is_flag=True, help="re-analyse every event folder under the events directory (current thresholds)")
+@click.argument("event_dir", required=False, type=click.Path(path_type=Path, exists=True, file_okay=False))
+def analyze_command(config: Config, event_dir: Path | None, every: bool) -> None:
     """Write analysis.json, summary.md and chart.png into an event folder, and print the summary."""
     from analysis.event import EventFolderError
     from analysis.report import analyze_event, summary_table
 
+    if every or event_dir is None:
+        _analyze_all(config, event_dir, every)
+        return
     try:
         analysis = analyze_event(event_dir, config.analysis.pump_threshold, config.analysis.min_trades)
     except EventFolderError as exc:
         raise UserError(f"{event_dir}: {exc}") from exc
     click.echo(summary_table(analysis))
+
+
+def _analyze_all(config: Config, event_dir: Path | None, every: bool) -> None:
+    """`analyze --all`: every folder again, a progress line each on stderr, broken folders skipped and named."""
+    from analysis.catalog import reanalyse_all
+
+    if event_dir is not None:
+        raise UserError(f"analyze: give EVENT_DIR or --all, not both (EVENT_DIR {event_dir})")
+    if not every:
+        raise UserError("analyze: missing EVENT_DIR (or --all for every event folder)")
+
+    def progress(done: int, total: int, folder: Path, problem: str | None) -> None:
+        click.echo(f"[{done}/{total}] {folder.name}: " + (f"skipped ({problem})" if problem else "analysed"), err=True)
+
+    analysed, skipped = reanalyse_all(config.events_path, config.analysis.pump_threshold, config.analysis.min_trades, progress)
+    click.echo(f"{len(analysed)} event folders analysed in {config.events_path} (pump_threshold {config.analysis.pump_threshold:g}, "
+               f"min_trades {config.analysis.min_trades})")
+    if skipped:
+        click.echo(f"{len(skipped)} skipped: " + "; ".join(f"{folder.name} ({problem})" for folder, problem in skipped))
 
 
 @cli.command("events")

@@ -115,6 +115,8 @@ ROWS: dict[str, tuple[Bad, ...]] = {
         Bad("EVENT_DIR is a file", ("--config", "{good}", "{file}")),
         Bad("EVENT_DIR not an event folder", ("--config", "{good}", "{dir}")),
         Bad("EVENT_DIR without an argument", ("--config", "{good}")),
+        Bad("EVENT_DIR and --all", ("--config", "{good}", "--all", "{event}")),
+        Bad("--all with a value", ("--config", "{good}", "--all=yes")),
         Bad("trades.parquet not Parquet", ("--config", "{good}", "{bad_parquet_event}"),
             xfail=f"{OTHER_ENGINEER}: analyze of an event folder whose trades.parquet is corrupt"),
     ),

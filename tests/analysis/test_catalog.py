@@ -7,7 +7,7 @@ from pathlib import Path
 
 from analysis import analyze_event
 from analysis.catalog import ANALYSED, EXTRACTED, FAILED, scan_events
-from analysis.event import NS_PER_S
+from analysis.event import NS_PER_S, parse_time_ns
 from tests.analysis.synthetic import EventBuilder, T, listing, pump
 
 
@@ -19,10 +19,10 @@ def mixed_events(root: Path) -> dict[str, Path]:
     pump(later, "okx", "futures", 300)
     extracted = later.write("ZRO_20261121T140000KST")
 
-    older = root / "OLD_20261101T090000KST"
-    older.mkdir()
+    old = EventBuilder(root, coin="OLD", announced_ns=parse_time_ns("2026-11-01T00:00:00Z"))
+    pump(old, "binance", "spot", 500)
+    older = old.write("OLD_20261101T090000KST")  # then its metadata in an older layout: markets by exchange, no window
     (older / "metadata.json").write_text(json.dumps({"coin": "OLD", "announced_at": "2026-11-01T00:00:00Z", "markets": {"binance": {}}}))
-    (older / "trades.parquet").write_bytes((analysed / "trades.parquet").read_bytes())
 
     no_meta = root / "NOMETA_20261105T090000KST"
     no_meta.mkdir()

@@ -112,3 +112,27 @@ def test_coverage_prints_each_market_over_the_period(tmp_path: Path) -> None:
     assert binance.split()[:6] == ["binance.spot", "4.17", "%", "1", "id_jump", "1"]
     assert "backfilled" in binance and "22.0 h from" in binance
     assert okx.split()[:5] == ["okx.futures", "0.00", "%", "0", "none"] and "24.0 h from" in okx
+
+
+def test_analyze_all_reanalyses_every_folder_with_the_current_thresholds_and_names_the_broken_ones(tmp_path: Path) -> None:
+    events = tmp_path / "events"
+    events.mkdir()
+    folders = mixed_events(events)
+    config = tmp_path / "strict.yaml"
+    config.write_text(f"data_dir: {tmp_path / 'data'}\nextraction:\n  events_dir: {events}\nanalysis:\n  pump_threshold: 0.2\n")
+    result = CliRunner().invoke(cli, ["analyze", "--all", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    progress = result.stderr.splitlines()
+    assert len(progress) == 7 and progress[0].startswith("[1/7] ") and progress[-1].startswith("[7/7] ")
+    assert "[2/7] BADJSON_20261106T090000KST: skipped (metadata.json unreadable (JSONDecodeError))" in result.stderr
+    assert "[5/7] OLD_20261101T090000KST: analysed" in result.stderr
+    assert result.stdout.splitlines()[0] == f"3 event folders analysed in {events} (pump_threshold 0.2, min_trades 3)"
+    assert result.stdout.splitlines()[1] == (
+        "4 skipped: BADANALYSIS_20261107T090000KST (Could not open Parquet input source 'trades.parquet': Parquet file size is 0 bytes); "
+        "BADJSON_20261106T090000KST (metadata.json unreadable (JSONDecodeError)); NOMETA_20261105T090000KST (metadata.json missing); "
+        "NOTRADES_20261108T090000KST (trades.parquet missing)")
+    for folder in folders.values():
+        analysis = json.loads((folder / "analysis.json").read_text(encoding="utf-8"))
+        assert analysis["parameters"]["pump_threshold"] == 0.2
+    # at +20 % the listing's binance futures move (one trade at +25 %, too few in its bar) is no pump any more
+    assert json.loads((folders["analysed"] / "analysis.json").read_text(encoding="utf-8"))["first_pump"] is None
