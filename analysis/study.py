@@ -220,7 +220,7 @@ def render_report_chart(frame: pd.DataFrame, stats: list[dict[str, Any]], path: 
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator
 
     venues = [s["venue"] for s in stats]
     fig = Figure(figsize=(13, 1.6 + 0.55 * max(len(venues), 3)), dpi=100, layout="constrained")
@@ -240,6 +240,7 @@ def render_report_chart(frame: pd.DataFrame, stats: list[dict[str, Any]], path: 
         events = int((counted["venue"] == venue).sum())
         labels.append(f"{venue}\n" + (f"pumped in {len(values)} of {events}" if len(values) else f"no pump in {events}"))
     react_ax.set_xscale("log")
+    react_ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     react_ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:,.0f}"))
     react_ax.set_yticks(list(rows), labels)
     react_ax.set_ylim(-0.7, len(venues) - 0.3)

@@ -409,7 +409,7 @@ def status_command(config: Config, url: str | None) -> None:
 @click.option("--store", "store_kind", type=click.Choice(["embedded", "questdb"]), default="embedded", show_default=True,
               help="questdb: record into the server of --config (or the default addresses), in tables prefixed pwdemo_")
 def demo_command(config: Config | None, workdir: Path | None, store_kind: str) -> None:
-    """Offline demo: simulated exchanges and Upbit, a KRW listing, its event folder, analysis and chart."""
+    """Offline demo: simulated exchanges and Upbit, three KRW listings, their event folders, and the cross-event report."""
     import asyncio
     import tempfile
 
@@ -437,9 +437,10 @@ def demo_command(config: Config | None, workdir: Path | None, store_kind: str) -
     except DemoError as exc:
         click.echo(f"pumpwatch: demo: {exc}", err=True)
         sys.exit(1)
-    click.echo(result.summary)
-    click.echo(f"\nevent folder: {result.event_dir}")
-    click.echo(f"chart:        {result.event_dir / 'chart.png'}")
+    for event in result.events:
+        click.echo(f"## {event.coin}: {event.event_dir}\n\n{event.summary}\n\nchart: {event.event_dir / 'chart.png'}\n")
+    click.echo(result.report)
+    click.echo(f"\nreport: {result.report_dir / 'report.md'}\nchart:  {result.report_dir / 'report.png'}")
 
 
 def main() -> None:
