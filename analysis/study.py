@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.event import RANKABLE_VERDICTS, kst_label, parse_time_ns
+from analysis.report import write_atomic
 
 COUNTED_VERDICTS = RANKABLE_VERDICTS
 MIN_COUNTED_MARKETS = 3
@@ -278,7 +279,7 @@ def write_report(analyses: list[dict[str, Any]], out_dir: Path, *, min_counted: 
     frame.to_parquet(tmp, index=False)
     os.replace(tmp, parquet)
     markdown = report_markdown(frame, stats, min_counted=min_counted, since=since)
-    (out_dir / REPORT_MD).write_text(markdown, encoding="utf-8")
+    write_atomic(out_dir / REPORT_MD, markdown)
     figure = render_report_chart(frame, stats, out_dir / REPORT_PNG)
     return {"frame": frame, "stats": stats, "markdown": markdown, "figure": figure,
             "files": [parquet, out_dir / REPORT_MD, out_dir / REPORT_PNG]}

@@ -103,7 +103,14 @@ class Alerter:
         """Hand `alert` to the alerts thread (None when no sink is configured); never blocks, never raises."""
         if self._thread is None:
             return None
-        return self._thread.submit(self.deliver(alert))
+        coroutine = self.deliver(alert)
+        try:
+            return self._thread.submit(coroutine)
+        except RuntimeError:  # the loop closed under us (shutting down): the alert is lost, and counted
+            coroutine.close()
+            self.failed += len(self.config.sinks)
+            LOG.error("alert %s of %s not sent: the alerts thread has stopped", alert.get("kind"), alert.get("coin"))
+            return None
 
     def status(self) -> dict[str, int]:
         return {"sinks": len(self.config.sinks), "sent": self.sent, "failed": self.failed, "retried": self.retried}

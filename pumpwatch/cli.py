@@ -239,7 +239,10 @@ def report_command(config: Config, since: str | None, out_dir: Path | None, min_
         click.echo(f"pumpwatch: report: no analysed event in {config.events_path}" + (f" in the last {since}" if since else ""),
                    err=True)
         sys.exit(1)
-    result = write_report([e.analysis for e in analysed], out_dir, min_counted=min_markets or MIN_COUNTED_MARKETS, since=since)
+    try:
+        result = write_report([e.analysis for e in analysed], out_dir, min_counted=min_markets or MIN_COUNTED_MARKETS, since=since)
+    except OSError as exc:
+        raise UserError(f"--out {out_dir}: cannot write the report: {exc.strerror or exc}") from exc
     click.echo(result["markdown"].split("\n\nHow each number", 1)[0])
     skipped = len(entries) - len(analysed)
     if skipped:

@@ -136,3 +136,12 @@ def test_analyze_all_reanalyses_every_folder_with_the_current_thresholds_and_nam
         assert analysis["parameters"]["pump_threshold"] == 0.2
     # at +20 % the listing's binance futures move (one trade at +25 %, too few in its bar) is no pump any more
     assert json.loads((folders["analysed"] / "analysis.json").read_text(encoding="utf-8"))["first_pump"] is None
+
+
+def test_report_into_a_folder_it_cannot_create_is_one_line(tmp_path: Path) -> None:
+    events = tmp_path / "events"
+    four_events(events)
+    (tmp_path / "a-file").write_text("")
+    out = tmp_path / "a-file" / "report"
+    result = CliRunner().invoke(cli, ["report", "--config", config_for(tmp_path, events), "--out", str(out)])
+    assert result.exit_code == 2 and result.stderr == f"pumpwatch: --out {out}: cannot write the report: Not a directory\n"
