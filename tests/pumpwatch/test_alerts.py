@@ -18,6 +18,8 @@ from pumpwatch.status import metrics_text
 from pumpwatch.watcher import Trigger
 from recorder.clock import MS, S
 from recorder.config import AlertsConfig, AlertSink, Config
+from recorder.store.embedded import EmbeddedStore
+from tests.analysis.synthetic import EventBuilder, listing
 from tests.conftest import eventually, eventually_async
 
 ANNOUNCED = 1_763_614_800 * S  # 2025-11-20T05:00:00Z = 14:00:00 KST
@@ -180,3 +182,25 @@ def test_the_service_alerts_on_detection_and_shows_the_counts_in_its_status(tmp_
         service.alerter.stop()
     assert json.loads(saved.read_text(encoding="utf-8"))["coin"] == "TIA"
     assert [job.id for job in service.scheduler.get_jobs()] == ["extract:5123:TIA"]
+
+
+def test_the_service_alerts_when_the_event_is_ready_with_the_summary_line_and_the_chart(tmp_path: Path, monkeypatch) -> None:
+    import extractor.extract
+
+    folder = listing(EventBuilder(tmp_path / "events")).write()
+    monkeypatch.setattr(extractor.extract, "extract_event", lambda *args, **kwargs: folder)
+    saved = tmp_path / "alert.json"
+    config = Config.model_validate({"data_dir": str(tmp_path), "alerts": {"sinks": [saving_command(saved).model_dump(exclude_none=True)]}})
+    service = Service(config)
+    service.store = EmbeddedStore(tmp_path / "store.sqlite")
+    service.alerter.start()
+    try:
+        assert asyncio.run(service.finish_trigger(TRIGGER)) == folder
+        eventually(lambda: service.alerter.sent == 1, what=lambda: f"alerts: {service.alerter.status()}")
+    finally:
+        service.alerter.stop()
+        service.store.close()
+    alert = json.loads(saved.read_text(encoding="utf-8"))
+    assert alert["kind"] == "ready" and alert["event_dir"] == str(folder)
+    assert alert["summary"] == "First pump: binance futures at +800 ms (bar +0 s), peak +25.0 % at +3,200 ms."
+    assert alert["chart"] == str(folder / "chart.png")
