@@ -106,6 +106,18 @@ def _announced(*sources: dict[str, Any] | None) -> int | None:
     return None
 
 
+def _analysis_layout_problem(analysis: dict[str, Any]) -> str | None:
+    """What keeps an analysis.json out of the cross-event study, or None."""
+    markets = analysis.get("markets")
+    if not isinstance(markets, list):
+        return "has no markets"
+    if not all(isinstance(m, dict) and m.get("exchange") and m.get("market") for m in markets):
+        return "has a market without exchange and market"
+    if _announced(analysis) is None:
+        return "has no readable announced_at"
+    return None
+
+
 def read_entry(folder: Path) -> EventEntry:
     """One folder's entry; never raises for what is inside the folder."""
     metadata, meta_problem = _read_json(folder / "metadata.json")
@@ -124,10 +136,11 @@ def read_entry(folder: Path) -> EventEntry:
         return EventEntry(status=FAILED, problem="metadata.json has no readable announced_at", **common)
     if not (folder / "trades.parquet").is_file():
         return EventEntry(status=FAILED, problem="trades.parquet missing", **common)
-    if analysis_problem is None and isinstance(analysis.get("markets"), list):
-        return EventEntry(status=ANALYSED, analysis=analysis, **common)
     if analysis_problem is None:
-        return EventEntry(status=FAILED, problem="analysis.json has no markets (an older or unfinished analysis)", **common)
+        layout = _analysis_layout_problem(analysis)
+        if layout is None:
+            return EventEntry(status=ANALYSED, analysis=analysis, **common)
+        return EventEntry(status=FAILED, problem=f"analysis.json {layout} (an older or unfinished analysis)", **common)
     if analysis_problem == "analysis.json missing":
         return EventEntry(status=EXTRACTED, **common)
     return EventEntry(status=FAILED, problem=analysis_problem, **common)

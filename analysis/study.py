@@ -36,7 +36,8 @@ COLUMNS = {
     "event": "string", "coin": "string", "announced_ns": "int64", "venue": "string", "exchange": "string", "market": "string",
     "verdict": "string", "counted": "bool", "counted_markets": "int64", "lead_eligible": "bool", "reaction_ms": "float64",
     "reaction_bar_ms": "float64", "behind_first_ms": "float64", "rank": "Int64", "first": "bool", "peak_gain": "float64",
-    "time_to_peak_ms": "float64", "notional_first_5s": "float64", "trades_after": "int64",
+    "time_to_peak_ms": "float64", "notional_first_5s": "float64", "trades_after": "int64", "pump_threshold": "float64",
+    "min_trades": "int64",
 }  # fmt: skip
 """report.parquet: one row per event × market (times in ms from the announcement; gains as fractions)"""
 
@@ -48,6 +49,7 @@ def event_rows(analysis: dict[str, Any], min_counted: int = MIN_COUNTED_MARKETS)
     first_key = f"{first['exchange']}.{first['market']}" if first else None
     markets = analysis.get("markets") or []
     counted_markets = sum(1 for m in markets if m.get("verdict") in COUNTED_VERDICTS)
+    parameters = analysis.get("parameters") or {}
     rows = []
     for market in markets:
         key = f"{market['exchange']}.{market['market']}"
@@ -72,8 +74,11 @@ def event_rows(analysis: dict[str, Any], min_counted: int = MIN_COUNTED_MARKETS)
                 "first": counted and key == first_key,
                 "peak_gain": market.get("peak_gain"),
                 "time_to_peak_ms": market.get("time_to_peak_ms"),
-                "notional_first_5s": sum(b["notional"] for b in market.get("bars") or [] if 0 <= b["second"] < FIRST_SECONDS),
+                "notional_first_5s": sum(b.get("notional") or 0.0 for b in market.get("bars") or []
+                                         if isinstance(b, dict) and isinstance(b.get("second"), int) and 0 <= b["second"] < FIRST_SECONDS),
                 "trades_after": (market.get("after") or {}).get("trades", 0),
+                "pump_threshold": parameters.get("pump_threshold"),
+                "min_trades": parameters.get("min_trades"),
             }
         )
     return rows
@@ -152,6 +157,15 @@ def event_overview(frame: pd.DataFrame, min_counted: int = MIN_COUNTED_MARKETS) 
 # ---------------------------------------------------------------- presentation
 
 
+def thresholds_line(frame: pd.DataFrame) -> str:
+    """Which pump thresholds the events were analysed with: a mix makes reactions incomparable, so it is said."""
+    pairs = frame.drop_duplicates("event")[["pump_threshold", "min_trades"]].drop_duplicates()
+    described = ", ".join(f"pump_threshold {p:g} / min_trades {m}" for p, m in pairs.itertuples(index=False))
+    if len(pairs) > 1:
+        return f"Thresholds MIXED ({described}): run `pumpwatch analyze --all` to analyse every event alike."
+    return f"Thresholds: {described} (every event)." if described else ""
+
+
 def _ms(spread: dict[str, Any]) -> str:
     if not spread["n"]:
         return "—"
@@ -174,6 +188,8 @@ def report_markdown(frame: pd.DataFrame, stats: list[dict[str, Any]], *, min_cou
         "",
         f"{len(events)} analysed events{period}; {races} races in the lead statistics; "
         f"{len(excluded)} excluded from them for fewer than {min_counted} fully recorded markets.",
+        "",
+        thresholds_line(frame),
         "",
         "| venue | events | led | top 3 | reaction ms median (IQR) | behind first ms median (IQR) | peak % median | "
         f"time to peak ms median | notional first {FIRST_SECONDS} s median |",

@@ -75,3 +75,11 @@ def test_an_event_without_analysis_has_no_race_but_its_trades_and_verdicts(tmp_p
 def test_an_empty_or_missing_events_directory_lists_nothing(tmp_path: Path) -> None:
     assert scan_events(tmp_path / "nothing") == []
     assert scan_events(tmp_path) == []
+
+
+def test_an_analysis_the_study_cannot_read_is_a_failed_entry_naming_why(tmp_path: Path) -> None:
+    folder = listing(EventBuilder(tmp_path)).write()
+    (folder / "analysis.json").write_text(json.dumps({"announced_at": "2026-11-20T05:00:00Z", "markets": [{"exchange": "okx"}]}))
+    (entry,) = scan_events(tmp_path)
+    assert (entry.status, entry.problem) == (
+        FAILED, "analysis.json has a market without exchange and market (an older or unfinished analysis)")

@@ -9,7 +9,7 @@ import pytest
 
 from analysis import analyze_event
 from analysis.event import NS_PER_S
-from analysis.study import REPORT_MD, REPORT_PARQUET, REPORT_PNG, study_frame, venue_stats, write_report
+from analysis.study import REPORT_MD, REPORT_PARQUET, REPORT_PNG, study_frame, thresholds_line, venue_stats, write_report
 from recorder.markets import MARKETS
 from tests.analysis.synthetic import EventBuilder, T, pump
 
@@ -132,3 +132,12 @@ def test_the_report_writes_parquet_markdown_and_a_chart_of_what_it_counted(analy
     assert dots == {"binance.futures": 4, "okx.spot": 3, "bybit.futures": 3}
     widths = sorted((round(p.get_width(), 1) for p in led_ax.patches), reverse=True)
     assert widths[:3] == [66.7, 33.3, 0.0]
+
+
+def test_the_report_says_which_thresholds_its_events_were_analysed_with(analyses) -> None:
+    alike = study_frame(analyses)
+    assert thresholds_line(alike) == "Thresholds: pump_threshold 0.03 / min_trades 3 (every event)."
+    stricter = [*analyses[:3], {**analyses[3], "parameters": {**analyses[3]["parameters"], "pump_threshold": 0.1}}]
+    assert thresholds_line(study_frame(stricter)) == (
+        "Thresholds MIXED (pump_threshold 0.03 / min_trades 3, pump_threshold 0.1 / min_trades 3): "
+        "run `pumpwatch analyze --all` to analyse every event alike.")
