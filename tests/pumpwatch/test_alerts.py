@@ -15,6 +15,7 @@ from aiohttp import web
 from pumpwatch.alerts import Alerter, detection_alert, ready_alert
 from pumpwatch.service import Service
 from pumpwatch.status import metrics_text
+from pumpwatch.status_table import render
 from pumpwatch.watcher import Trigger
 from recorder.clock import MS, S
 from recorder.config import AlertsConfig, AlertSink, Config
@@ -129,6 +130,7 @@ def test_a_webhook_that_always_fails_is_logged_and_counted_in_metrics(caplog) ->
     assert [r.getMessage() for r in caplog.records] == [f"alert detected to {without_query} failed after 3 attempts: HTTP 503"]
     metrics = metrics_text({"alerts": status}).decode()
     assert "pumpwatch_alerts_failed_total 1.0" in metrics and "pumpwatch_alert_retries_total 2.0" in metrics
+    assert "alerts: 1 sinks  sent: 0  failed: 1  retried: 2" in render({"alerts": status})
 
 
 def test_a_sink_that_never_answers_does_not_hold_up_the_sender() -> None:
