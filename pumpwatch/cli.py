@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -116,10 +116,179 @@ cli.add_command(extract_command(analyze_folder))
 
 @cli.command("analyze")
 @config_option
-@click.argument("event_dir", type=click.Path(path_type=Path))
-def analyze_command(config: Config, event_dir: Path) -> None:
+@click.option("--all", "every", is_flag=True, help="re-analyse every event folder under the events directory (current thresholds)")
+@click.argument("event_dir", required=False, type=click.Path(path_type=Path))
+def analyze_command(config: Config, event_dir: Path | None, every: bool) -> None:
     """Write analysis.json, summary.md and chart.png into an event folder, and print the summary."""
+    if every or event_dir is None:
+        _analyze_all(config, event_dir, every)
+        return
     click.echo(analyze_folder(config, event_dir))
+
+
+def _analyze_all(config: Config, event_dir: Path | None, every: bool) -> None:
+    """`analyze --all`: every folder again, a progress line each on stderr, broken folders skipped and named."""
+    from analysis.catalog import reanalyse_all
+
+    if event_dir is not None:
+        raise UserError(f"analyze: give EVENT_DIR or --all, not both (EVENT_DIR {event_dir})")
+    if not every:
+        raise UserError("analyze: missing EVENT_DIR (or --all for every event folder)")
+
+    def progress(done: int, total: int, folder: Path, problem: str | None) -> None:
+        click.echo(f"[{done}/{total}] {folder.name}: " + (f"skipped ({problem})" if problem else "analysed"), err=True)
+
+    analysed, skipped = reanalyse_all(config.events_path, config.analysis.pump_threshold, config.analysis.min_trades, progress)
+    click.echo(f"{len(analysed)} event folders analysed in {config.events_path} (pump_threshold {config.analysis.pump_threshold:g}, "
+               f"min_trades {config.analysis.min_trades})")
+    if skipped:
+        click.echo(f"{len(skipped)} skipped: " + "; ".join(f"{folder.name} ({problem})" for folder, problem in skipped))
+
+
+@cli.command("events")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per line instead of a table")
+def events_command(config: Config, as_json: bool) -> None:
+    """List every event folder, newest first: coin, announcement, first venue and its lead, peak, trades, verdicts, status."""
+    import json
+
+    from analysis.catalog import scan_events
+
+    entries = scan_events(config.events_path)
+    if as_json:
+        for entry in entries:
+            click.echo(json.dumps(entry.as_json(), ensure_ascii=False))
+        return
+    if not entries:
+        click.echo(f"no event folders in {config.events_path}")
+        return
+    click.echo(events_table([entry.as_json() for entry in entries]))
+
+
+def events_table(rows: list[dict[str, Any]]) -> str:
+    """`pumpwatch events` as aligned columns; a failed folder's status names its problem."""
+
+    def cell(row: dict[str, Any]) -> list[str]:
+        lead, peak, trades = row["lead_ms"], row["peak_gain"], row["trades"]
+        return [
+            row["announced_at_kst"] or "?", row["coin"] or "?", row["first_venue"] or "-",
+            "-" if lead is None else f"{lead:,.0f}", "-" if peak is None else f"{peak * 100:+.1f}",
+            "-" if trades is None else f"{trades:,}",
+            ", ".join(f"{verdict} {count}" for verdict, count in row["verdicts"].items()) or "-",
+            row["status"] + (f": {row['problem']}" if row["problem"] else ""), row["folder"],
+        ]
+
+    header = ["announced", "coin", "first venue", "lead ms", "peak %", "trades", "verdicts", "status", "folder"]
+    return aligned([header, *(cell(row) for row in rows)], right={3, 4, 5})
+
+
+def aligned(cells: list[list[str]], right: set[int]) -> str:
+    """Rows of text cells as columns two spaces apart; the columns in `right` (numbers) right-aligned."""
+    widths = [max(len(line[i]) for line in cells) for i in range(len(cells[0]))]
+    return "\n".join(
+        "  ".join(text.rjust(w) if i in right else text.ljust(w) for i, (text, w) in enumerate(zip(line, widths, strict=True))).rstrip()
+        for line in cells
+    )
+
+
+@cli.command("report")
+@config_option
+@click.option("--since", default=None, help="only events announced this recently, e.g. 90d, 24h [all]")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None, help="output folder [<data_dir>/report]")
+@click.option("--min-markets", type=click.IntRange(min=2), default=None,
+              help="fewest complete/backfilled markets an event needs to count in the lead statistics [3]")
+def report_command(config: Config, since: str | None, out_dir: Path | None, min_markets: int | None) -> None:
+    """Cross-event study of every analysed event: report.parquet, report.md, report.png."""
+    import time
+
+    from analysis.catalog import ANALYSED, scan_events
+    from analysis.study import MIN_COUNTED_MARKETS, write_report
+    from recorder.clock import S
+    from recorder.config import parse_duration
+
+    try:
+        since_s = parse_duration(since) if since is not None else None
+    except ValueError as exc:
+        raise UserError(f"--since {since!r}: {exc}") from exc
+    out_dir = out_dir or config.data_path / "report"
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out {out_dir}: is a file, not a folder")
+    cutoff = time.time_ns() - round(since_s * S) if since_s is not None else None
+    entries = [e for e in scan_events(config.events_path) if cutoff is None or (e.announced_ns or 0) >= cutoff]
+    analysed = [e for e in entries if e.status == ANALYSED]
+    if not analysed:
+        click.echo(f"pumpwatch: report: no analysed event in {config.events_path}" + (f" in the last {since}" if since else ""),
+                   err=True)
+        sys.exit(1)
+    try:
+        result = write_report([e.analysis for e in analysed], out_dir, min_counted=min_markets or MIN_COUNTED_MARKETS, since=since)
+    except OSError as exc:
+        raise UserError(f"--out {out_dir}: cannot write the report: {exc.strerror or exc}") from exc
+    click.echo(result["markdown"].split("\n\nHow each number", 1)[0])
+    skipped = len(entries) - len(analysed)
+    if skipped:
+        click.echo(f"\n{skipped} folders not analysed, left out (see `pumpwatch events`)")
+    click.echo("\n" + "\n".join(str(path) for path in result["files"]))
+
+
+@cli.command("coverage")
+@config_option
+@click.option("--since", default="24h", show_default=True, help="the period: this long until now, e.g. 24h, 7d")
+@click.option("--markets", default=None, help="comma-separated markets [all enabled]")
+def coverage_command(config: Config, since: str, markets: str | None) -> None:
+    """Per market: connected time, connections, gaps by kind and what became of them, the longest outage."""
+    import time
+
+    from recorder.clock import S
+    from recorder.config import parse_duration
+    from recorder.coverage_report import coverage_report
+    from recorder.store import StoreError, open_store
+
+    try:
+        since_s = parse_duration(since)
+    except ValueError as exc:
+        raise UserError(f"--since {since!r}: {exc}") from exc
+    chosen = _markets(config, markets)
+    end = time.time_ns()
+    start = end - round(since_s * S)
+    try:
+        store = open_store(config, create=False)
+    except (FileNotFoundError, StoreError) as exc:
+        raise UserError(str(exc)) from exc
+    try:
+        rows = coverage_report(store, chosen, start, end, round(config.recorder.coverage_heartbeat * S))
+    except StoreError as exc:
+        raise UserError(str(exc)) from exc
+    finally:
+        store.close()
+    click.echo(coverage_table(rows, since))
+
+
+def _span(ns: int) -> str:
+    """A length for a person: `45.2 s`, `12.5 min`, `3.1 h`."""
+    seconds = ns / 1e9
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def coverage_table(rows: list[Any], since: str) -> str:
+    """`pumpwatch coverage` as aligned columns, one market a line."""
+    from recorder.clock import iso_utc
+
+    if not rows:
+        return "no markets"
+    header = ["market", "connected", "connections", "gaps (kind: count by outcome)", "longest outage"]
+    cells = [header]
+    for row in rows:
+        gaps = "; ".join(f"{kind} " + ", ".join(f"{n} {status}" for status, n in counts.items()) for kind, counts in row.gaps.items())
+        outage = row.longest_outage
+        cells.append([
+            row.key, f"{row.connected_share * 100:.2f} %", str(row.connections), gaps or "none",
+            f"{_span(outage[1] - outage[0])} from {iso_utc(outage[0], 's')}" if outage else "none",
+        ])
+    title = f"coverage over the last {since}: {iso_utc(rows[0].start, 's')} to {iso_utc(rows[0].end, 's')}"
+    return title + "\n" + aligned(cells, right={1, 2})
 
 
 @cli.group("symbols")
@@ -224,7 +393,7 @@ def status_command(config: Config, url: str | None) -> None:
 @click.option("--store", "store_kind", type=click.Choice(["embedded", "questdb"]), default="embedded", show_default=True,
               help="questdb: record into the server of --config (or the default addresses), in tables prefixed pwdemo_")
 def demo_command(config: Config | None, workdir: Path | None, store_kind: str) -> None:
-    """Offline demo: simulated exchanges and Upbit, a KRW listing, its event folder, analysis and chart."""
+    """Offline demo: simulated exchanges and Upbit, three KRW listings, their event folders, and the cross-event report."""
     import asyncio
     import tempfile
 
@@ -252,9 +421,10 @@ def demo_command(config: Config | None, workdir: Path | None, store_kind: str) -
     except DemoError as exc:
         click.echo(f"pumpwatch: demo: {exc}", err=True)
         sys.exit(1)
-    click.echo(result.summary)
-    click.echo(f"\nevent folder: {result.event_dir}")
-    click.echo(f"chart:        {result.event_dir / 'chart.png'}")
+    for event in result.events:
+        click.echo(f"## {event.coin}: {event.event_dir}\n\n{event.summary}\n\nchart: {event.event_dir / 'chart.png'}\n")
+    click.echo(result.report)
+    click.echo(f"\nreport: {result.report_dir / 'report.md'}\nchart:  {result.report_dir / 'report.png'}")
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from pumpwatch.alerts import Alerter, detection_alert, ready_alert
 from pumpwatch.lock import DataDirLock
 from pumpwatch.status import StatusServer, process_figures
 from pumpwatch.watcher import ListingWatcher, Trigger
@@ -65,6 +66,8 @@ class Service:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         """started on the control loop, where its timers fire and its jobs run (whatever the ingest loop is doing)"""
         self.status_server: StatusServer | None = None
+        self.alerter = Alerter(config.alerts)
+        """sends on a thread of its own: a slow sink never holds up detection or extraction"""
         self.events: list[dict] = []
         """the latest events, newest first (at most 20)"""
         self.failures: list[dict] = []
@@ -85,9 +88,14 @@ class Service:
                                id=f"extract:{trigger.notice_id}:{trigger.coin}", replace_existing=True)
         LOG.info("extraction of %s scheduled at %s", trigger.coin, iso_z(run_date))
 
+    def on_detection(self, trigger: Trigger) -> None:
+        """The watcher's callback: schedule the extraction, then hand the detection alert over (it never waits for a sink)."""
+        self.schedule_extraction(trigger)
+        self.alerter.send(detection_alert(trigger))
+
     async def finish_trigger(self, trigger: Trigger) -> Path | None:
         """Extract the window, then analyse it; each step's outcome is written to the triggers table. Runs on the control loop."""
-        from analysis.report import analyze_event
+        from analysis.report import analyze_event, first_pump_line
         from extractor.extract import EventRequest, extract_event, universe_factors
 
         assert self.store is not None
@@ -107,8 +115,10 @@ class Service:
             folder = await asyncio.to_thread(extract)
             await asyncio.to_thread(self.store.write_triggers, [trigger.row("extracted", str(folder))])
             analysis = self.config.analysis
-            await asyncio.to_thread(analyze_event, folder, analysis.pump_threshold, analysis.min_trades)
+            result = await asyncio.to_thread(analyze_event, folder, analysis.pump_threshold, analysis.min_trades)
             await asyncio.to_thread(self.store.write_triggers, [trigger.row("analyzed", str(folder))])
+            chart = (result.get("files") or {}).get("chart")
+            self.alerter.send(ready_alert(trigger, folder, first_pump_line(result), folder / chart if chart else None))
         except Exception as exc:
             LOG.exception("event %s (notice %d) failed", trigger.coin, trigger.notice_id)
             await asyncio.to_thread(self.store.write_triggers, [trigger.row("failed", detail=str(exc)[:500])])
@@ -152,6 +162,7 @@ class Service:
             "events_extracted": self.events_total,
             "events_failed": len(self.failures),
             "events": self.events,
+            "alerts": self.alerter.status(),
             "process": process_figures(self._ingest_loop),
         }
 
@@ -202,13 +213,15 @@ class Service:
         ssl = client_ssl_context(self.config.tls_ca_file)
         self.recorder = Recorder(self.config, self.store, self.markets, ssl=ssl)
         if self.watch:
-            self.watcher = await asyncio.to_thread(ListingWatcher, self.config, self.store, self.schedule_extraction, ssl=ssl)
+            self.watcher = await asyncio.to_thread(ListingWatcher, self.config, self.store, self.on_detection, ssl=ssl)
         self.status_server = StatusServer(self.snapshot, self.config.service.status_host, self.config.service.status_port)
         try:
             await self.status_server.start()
         except OSError as exc:
             LOG.error("status endpoint not started (%s:%d): %s", self.config.service.status_host, self.config.service.status_port, exc)
             self.status_server = None
+        self.alerter.ssl = ssl
+        self.alerter.start()
         ticker = asyncio.create_task(self._tick_ingest_loop(), name="ingest-tick")
         await self.recorder.start()
         self.scheduler.add_job(self._refresh_universe, "interval", seconds=self.config.recorder.refresh_interval,
@@ -235,6 +248,7 @@ class Service:
                 LOG.error("the control thread did not stop within 30s")
             ticker.cancel()
             await self.recorder.stop()
+            await asyncio.to_thread(self.alerter.stop)
             if self.status_server is not None:
                 await self.status_server.stop()
             await asyncio.to_thread(self.store.close)

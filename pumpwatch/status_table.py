@@ -68,6 +68,10 @@ def render(snapshot: dict) -> str:
     ]
     lines += [f"  notice {n['id']}: {n['title']}" + (f"  -> KRW {','.join(n['krw_symbols'])}" if n.get("krw_symbols") else "")
               for n in upbit.get("recent_notices", [])[:5]]
+    alerts = snapshot.get("alerts") or {}
+    if alerts.get("sinks"):
+        lines.append(f"alerts: {alerts['sinks']} sinks  sent: {alerts.get('sent', 0)}  failed: {alerts.get('failed', 0)}  "
+                     f"retried: {alerts.get('retried', 0)}")
     lines.append(f"events extracted: {snapshot.get('events_extracted', 0)}")
     lines += [f"  {event['folder']}" for event in snapshot.get("events", [])[:5]]
     return "\n".join(lines)

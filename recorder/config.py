@@ -74,6 +74,12 @@ class StoreConfig(_Strict):
     questdb: QuestDBConfig = QuestDBConfig()
 
 
+def _http_address(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("https://", "http://")):
+        raise ValueError("expected an http:// or https:// address")
+    return value
+
+
 class MarketConfig(_Strict):
     enabled: bool = True
     ws_base: str | None = None
@@ -90,9 +96,7 @@ class MarketConfig(_Strict):
     @field_validator("rest_base")
     @classmethod
     def _http(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("https://", "http://")):
-            raise ValueError("expected an http:// or https:// address")
-        return value
+        return _http_address(value)
 
 
 class ExchangeConfig(_Strict):
@@ -160,6 +164,38 @@ class AnalysisConfig(_Strict):
     min_trades: int = Field(default=3, ge=1)
 
 
+class AlertSink(_Strict):
+    """Where an alert goes: a webhook (JSON POST) or a local command (the alert as JSON on its stdin); exactly one."""
+
+    webhook: str | None = None
+    command: tuple[str, ...] | None = None
+
+    @field_validator("webhook")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        return _http_address(value)
+
+    @field_validator("command")
+    @classmethod
+    def _argv(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None and not value:
+            raise ValueError("expected the program and its arguments, e.g. [notify-send, PumpWatch]")
+        return value
+
+    @model_validator(mode="after")
+    def _one(self) -> AlertSink:
+        if (self.webhook is None) == (self.command is None):
+            raise ValueError("a sink is either `webhook: URL` or `command: [program, args…]`")
+        return self
+
+
+class AlertsConfig(_Strict):
+    sinks: tuple[AlertSink, ...] = ()
+    timeout: Duration = 5.0
+    retries: int = Field(default=3, ge=0, le=10)
+    backoff: Duration = 1.0
+
+
 class ServiceConfig(_Strict):
     status_host: str = "127.0.0.1"
     status_port: int = Field(default=9108, ge=0, le=65535)
@@ -178,6 +214,7 @@ class Config(_Strict):
     extraction: ExtractionConfig = ExtractionConfig()
     analysis: AnalysisConfig = AnalysisConfig()
     service: ServiceConfig = ServiceConfig()
+    alerts: AlertsConfig = AlertsConfig()
     tls_ca_file: str | None = None
 
     @property

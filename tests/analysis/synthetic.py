@@ -24,6 +24,8 @@ class EventBuilder:
 
     root: Path
     coin: str = "TIA"
+    announced_ns: int = T
+    """the announcement (ns UTC); other events than the reference one move it"""
     before_s: float = 20
     after_s: float = 20
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -32,7 +34,7 @@ class EventBuilder:
     def trade(
         self, exchange: str, market: str, offset_ms: float, price: float, amount: float = 1.0, side: str = "buy", symbol: str | None = None
     ) -> None:
-        ts = T + round(offset_ms * NS_PER_MS)
+        ts = self.announced_ns + round(offset_ms * NS_PER_MS)
         self.rows.append(
             {
                 "ts": ts,
@@ -59,7 +61,8 @@ class EventBuilder:
         self.coverage[(exchange, market)] = {
             "verdict": verdict,
             "gaps": [
-                {"start": iso_utc(T + round(a * NS_PER_MS)), "end": iso_utc(T + round(b * NS_PER_MS)), "kind": "reconnect"} for a, b in gaps
+                {"start": iso_utc(self.announced_ns + round(a * NS_PER_MS)), "end": iso_utc(self.announced_ns + round(b * NS_PER_MS)),
+                 "kind": "reconnect"} for a, b in gaps
             ],
         }
 
@@ -84,11 +87,11 @@ class EventBuilder:
             )
         metadata = {
             "coin": self.coin,
-            "announced_at": ANNOUNCED,
-            "announced_at_kst": "2026-11-20T14:00:00.000000+09:00",
+            "announced_at": iso_utc(self.announced_ns),
+            "announced_at_kst": "2026-11-20T14:00:00.000000+09:00" if self.announced_ns == T else None,
             "window": {
-                "start": iso_utc(T - round(self.before_s * NS_PER_S)),
-                "end": iso_utc(T + round(self.after_s * NS_PER_S)),
+                "start": iso_utc(self.announced_ns - round(self.before_s * NS_PER_S)),
+                "end": iso_utc(self.announced_ns + round(self.after_s * NS_PER_S)),
                 "before_s": self.before_s,
                 "after_s": self.after_s,
             },
@@ -128,3 +131,14 @@ def listing(builder: EventBuilder) -> EventBuilder:
         b.trade("okx", "spot", offset, price)
     b.verdict("okx", "spot", "gap", gaps=[(-8000, -3000)])
     return b
+
+
+def pump(builder: EventBuilder, exchange: str, market: str, at_ms: float, peak: float = 11.0, peak_ms: float = 3000) -> None:
+    """A venue flat at 10.0 that pumps at `at_ms`: three trades at +5 % from `at_ms` (one 1 s bar), then `peak` at `peak_ms`.
+
+    Known answers: first pump trade at `at_ms`, peak gain `peak / 10 - 1` at `peak_ms`; amounts of 1 coin each.
+    """
+    builder.flat_before(exchange, market, 10.0)
+    for step in range(3):
+        builder.trade(exchange, market, at_ms + step, 10.5)
+    builder.trade(exchange, market, peak_ms, peak)

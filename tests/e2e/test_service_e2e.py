@@ -56,30 +56,37 @@ def test_status_endpoint_and_command_show_all_12_markets(tmp_path):
 
 
 @pytest.mark.parametrize("kind", store_kinds())
-def test_demo_scenario_names_the_right_first_venue_and_flags_the_disconnected_one(tmp_path, kind):
+def test_demo_scenario_names_each_listings_first_venue_flags_the_disconnected_one_and_reports_across_them(tmp_path, kind):
     from pumpwatch.demo import DEMO_PREFIX, DISCONNECTED, run_demo
 
     prefix = questdb_test_prefix()
     store = questdb_overrides(prefix)["store"] if kind == "questdb" else None
     try:
-        result = asyncio.run(run_demo(tmp_path, before_s=8.0, after_s=8.0, symbols=4, store=store, progress=lambda line: None))
+        result = asyncio.run(run_demo(tmp_path, before_s=8.0, after_s=8.0, symbols=8, store=store, progress=lambda line: None))
     finally:
         if kind == "questdb":
             drop_questdb_namespace(prefix + DEMO_PREFIX)
-    assert result.metadata["store"] == kind and result.metadata["store_caught_up"]
-    analysis = result.analysis
-    assert (analysis["first_pump"]["exchange"], analysis["first_pump"]["market"]) == ("binance", "futures")
-    assert analysis["first_pump"]["first_pump_trade_ms"] >= 800  # the scenario jumps binance futures 0.8 s after the notice
-    unranked = {f"{m['exchange']}.{m['market']}": m["verdict"] for m in analysis["unranked"]}
-    assert unranked == {DISCONNECTED: "gap"}
-    assert (result.event_dir / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "binance futures" in result.summary
+    firsts = []
+    for event in result.events:
+        assert event.metadata["store"] == kind and event.metadata["store_caught_up"]
+        first = event.analysis["first_pump"]
+        firsts.append(f"{first['exchange']}.{first['market']}")
+        assert (event.event_dir / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert firsts == ["binance.futures", "okx.spot", "bybit.futures"]
+    assert result.events[0].analysis["first_pump"]["first_pump_trade_ms"] >= 800  # binance futures jumps 0.8 s after the notice
+    unranked = [{f"{m['exchange']}.{m['market']}": m["verdict"] for m in event.analysis["unranked"]} for event in result.events]
+    assert unranked == [{}, {}, {DISCONNECTED: "gap"}]
+    assert "binance futures" in result.events[0].summary
+    assert "3 analysed events; 3 races in the lead statistics" in result.report
+    assert f"| {DISCONNECTED} | 2 |" in result.report  # its gap keeps the last listing out of its statistics
+    assert (result.report_dir / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_the_demo_runs_again_in_the_folder_of_a_previous_run(tmp_path):
     from pumpwatch.demo import run_demo
 
-    runs = [asyncio.run(run_demo(tmp_path, before_s=3.0, after_s=3.0, symbols=3, progress=lambda line: None)) for _ in range(2)]
-    first, second = runs
+    runs = [asyncio.run(run_demo(tmp_path, before_s=3.0, after_s=3.0, symbols=8, progress=lambda line: None)) for _ in range(2)]
+    first, second = (run.events[0] for run in runs)
     assert second.event_dir != first.event_dir and second.event_dir.parent == first.event_dir.parent
     assert second.metadata["notice_id"] != first.metadata["notice_id"]
+    assert "6 analysed events" in runs[1].report
