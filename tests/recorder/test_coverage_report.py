@@ -9,8 +9,8 @@ import pytest
 from recorder.clock import S
 from recorder.coverage_report import coverage_report
 from recorder.markets import BY_KEY
-from recorder.store.base import CoverageRow, GapRow
-from recorder.store.embedded import EmbeddedStore
+from recorder.store.base import CoverageRow, GapRow, Store
+from tests.conftest import fresh_store, store_kinds
 
 P = 1_800_000_000 * S
 """the period is [P, P + 1000 s)"""
@@ -33,10 +33,9 @@ def gap(start_s: int, end_s: int, kind: str, status: str, market: str = "binance
     return GapRow(P + start_s * S, P + end_s * S, exchange, sort, "TIA-USDT", kind, "", "", status, 0)
 
 
-def known_store(path: Path) -> EmbeddedStore:
+def fill(store: Store) -> None:
     """binance spot: connected from before the period to +300 s, again from +360 s, last heartbeat at +900 s (killed);
     bybit spot: two overlapping shards covering the whole period; okx futures: never connected."""
-    store = EmbeddedStore(path)
     store.write_coverage([
         up(P - 100 * S, "binance.spot", "a"), state(P + 100 * S, "binance.spot", "a", "alive"),
         state(P + 300 * S, "binance.spot", "a", "down"),
@@ -51,16 +50,14 @@ def known_store(path: Path) -> EmbeddedStore:
         gap(-5000, -4000, "disconnect", "open"),  # before the period
         gap(10, 20, "id_jump", "open", market="binance.futures"),  # another market
     ])  # fmt: skip
-    return store
+    assert store.wait_visible(30), "every write visible to readers"
 
 
-@pytest.fixture
-def report(tmp_path: Path) -> dict:
-    store = known_store(tmp_path / "s.sqlite")
-    try:
+@pytest.fixture(params=store_kinds())
+def report(request, tmp_path: Path) -> dict:
+    with fresh_store(request.param, tmp_path) as store:
+        fill(store)
         rows = coverage_report(store, [BY_KEY[k] for k in ("binance.spot", "bybit.spot", "okx.futures")], P, END, HEARTBEAT)
-    finally:
-        store.close()
     return {row.key: row for row in rows}
 
 
