@@ -2,10 +2,11 @@
 
 Real-format frames of all 12 markets (made by the simulator's wire encoders, `bench.frames`) are
 fed straight into the `message_handler` of the real cryptofeed feed instances the recorder builds
-(`MarketFeeds._build_feed`: our subclass with its rejection/pong checks, symbols pre-set with
-`cryptofeed_symbols.install`, sharded as in production), with the receipt time a live connection
-would pass. Trades then go through the recorder's own per-trade callback (`Recorder._on_trade`:
-Normalizer → StoreWriter.add) and the writer thread into a fresh embedded SQLite store.
+(`MarketFeeds.build_for_replay`: our subclass with its rejection/pong checks, symbols pre-set,
+sharded as in production, each connection wrapped as a live run wraps it, none opened), with the
+receipt time a live connection would pass. Trades then go through the recorder's own per-trade
+callback (`Recorder.trade_path(state).on_trade`: Normalizer → StoreWriter.add) and the writer
+thread into a fresh embedded SQLite store.
 
 Baseline: the same frames through the same feeds into a callback that does nothing.
 
@@ -25,6 +26,8 @@ from pathlib import Path
 
 from bench.common import SEED, SYNTHETIC, median, summary, universe_sync
 from bench.frames import Frames, generate
+from recorder.feeds.market import MarketFeeds
+from recorder.sinks import Sink
 
 MODES = ("baseline", "pipeline")
 
@@ -32,25 +35,23 @@ MODES = ("baseline", "pipeline")
 # --- inside a worker process -------------------------------------------------------------------------
 
 
-def build_routes(spec, instruments, on_trade) -> dict[str, tuple]:
-    """native symbol → (message_handler, connection) of the production feed instance that carries it."""
-    from recorder.feeds.market import MarketFeeds, ShardRuntime
-    from recorder.feeds.shards import plan_shards
-    from recorder.instruments import cryptofeed_symbols
-
+def build_routes(spec, instruments, on_trade) -> tuple[MarketFeeds, dict[str, tuple]]:
+    """The market's production feeds, built for replay, and native symbol → (message_handler, connection) that carries it."""
     feeds = MarketFeeds(spec, instruments, on_trade=on_trade, max_symbols_per_connection=100)
-    fresh = list(feeds.instruments.values())
-    cryptofeed_symbols.install(spec, fresh)
-    by_symbol = {i.symbol: i.native for i in fresh}
-    routes: dict[str, tuple] = {}
-    for index, connections in enumerate(plan_shards(spec, [i.symbol for i in fresh], 100)):
-        shard = ShardRuntime(feeds, index, connections, [s for conn in connections for s in conn])
-        feed = feeds._build_feed(shard)
-        for conn, _subscribe, _handler in feed.connect():
-            wrapped = feed._wrap_connection(conn)
-            for symbol in feed._pw_symbols_of(conn):
-                routes[by_symbol[symbol]] = (feed.message_handler, wrapped)
-    return routes
+    native = {i.symbol: i.native for i in feeds.instruments.values()}
+    return feeds, {native[symbol]: (c.handler, c.conn) for c in feeds.build_for_replay() for symbol in c.symbols}
+
+
+def replay_plan(routes: dict[str, tuple[MarketFeeds, dict[str, tuple]]], frames: Frames) -> list[tuple]:
+    """(handler, connection, frame) of every frame of the routed markets, in arrival order."""
+    return [(*routes[key][1][native], text) for key, native, text in frames.items if key in routes]
+
+
+async def replay(plan: list[tuple]) -> None:
+    """Every frame into its feed, stamped with the time it is handed over, as a live connection stamps it."""
+    clock = time.time
+    for handler, conn, text in plan:
+        await handler(text, conn, clock())
 
 
 async def _noop(trade, receipt_timestamp: float) -> None:
@@ -63,37 +64,32 @@ def worker(mode: str, markets: list[str], universe, frames: Frames, store_path: 
     from recorder.config import Config
     from recorder.markets import BY_KEY
     from recorder.normalize import Normalizer
-    from recorder.record import MarketState, Recorder
+    from recorder.record import Recorder
     from recorder.store.embedded import EmbeddedStore
+    from recorder.trade_path import MarketState
 
     quiet_logging()
-    keys = set(markets)
     recorder = None
+    states: dict[str, MarketState] = {}
     callbacks = {}
     if mode == "pipeline":
         store = EmbeddedStore(store_path)
         config = Config.model_validate({"data_dir": str(Path(store_path).parent / f"data-{os.getpid()}")})
         recorder = Recorder(config, store, [BY_KEY[k] for k in markets], ssl=False)
         for key in markets:
-            state = MarketState(BY_KEY[key], Normalizer(BY_KEY[key], universe.instruments(key)))
-            recorder.states[key] = state
-            callbacks[key] = recorder._on_trade(state)
+            states[key] = MarketState(BY_KEY[key], Normalizer(BY_KEY[key], universe.instruments(key)))
+            callbacks[key] = recorder.trade_path(states[key]).on_trade
     else:
         callbacks = dict.fromkeys(markets, _noop)
     routes = {key: build_routes(BY_KEY[key], universe.instruments(key), callbacks[key]) for key in markets}
-    plan = [(*routes[key][native], text) for key, native, text in frames.items if key in keys]
-    trades = sum(v for k, v in frames.trades.items() if k in keys)
+    plan = replay_plan(routes, frames)
+    trades = sum(v for k, v in frames.trades.items() if k in routes)
     if recorder is not None:
         recorder.writer.start()
 
-    async def replay() -> None:
-        clock = time.time
-        for handler, conn, text in plan:
-            await handler(text, conn, clock())
-
     barrier.wait()
     start, cpu0 = time.monotonic(), time.process_time()
-    asyncio.run(replay())
+    asyncio.run(replay(plan))
     parsed = time.monotonic()
     written_at_parse_end = recorder.writer.stats.rows_written if recorder is not None else 0
     if recorder is not None:
@@ -102,30 +98,22 @@ def worker(mode: str, markets: list[str], universe, frames: Frames, store_path: 
     out = {"markets": markets, "trades": trades, "frames": len(plan), "start": start, "parsed": parsed, "stored": stored,
            "cpu_s": time.process_time() - cpu0}
     if recorder is not None:
-        out["accepted"] = sum(s.normalizer.accepted for s in recorder.states.values())
-        out["rejected"] = sum(sum(s.normalizer.rejected.values()) for s in recorder.states.values())
+        out["accepted"] = sum(s.normalizer.accepted for s in states.values())
+        out["rejected"] = sum(sum(s.normalizer.rejected.values()) for s in states.values())
         out["rows_written"] = recorder.writer.stats.rows_written
         out["written_at_parse_end"] = written_at_parse_end
         out["rows_lost"] = recorder.writer.stats.rows_lost
         out["spooled"] = recorder.writer.stats.batches_spooled
-        out["message_errors"] = sum(sum(f.message_errors.values()) for f in _feeds_of(routes))
+        out["message_errors"] = sum(sum(feeds.message_errors.values()) for feeds, _ in routes.values())
     results.put(out)
-
-
-def _feeds_of(routes: dict) -> list:
-    owners = {}
-    for market_routes in routes.values():
-        for handler, _conn in market_routes.values():
-            owner = handler.__self__._pw_runtime.owner
-            owners[id(owner)] = owner
-    return list(owners.values())
 
 
 # --- prototype: parse in one process, write in another (not what the library does today) ------------------
 
 
-class _PipeWriter:
-    """Stands in for `StoreWriter` in the parsing process: the same `add`, batches go to a writer process.
+class PipeWriter:
+    """The parsing process's `RowWriter` (what `TradePath` is given in place of `StoreWriter`): batches of
+    trade rows (all a `TradePath` hands it) go to the writer process.
 
     A batch travels as one `marshal` blob of plain tuples: pickling 5,000 NamedTuples one by one costs
     the parsing process more than the parsing (measured: 70k/s with pickle, see bench/README.md).
@@ -149,7 +137,7 @@ class _PipeWriter:
         self.sender = threading.Thread(target=sender, daemon=True)
         self.sender.start()
 
-    def add(self, kind: str, row: tuple) -> None:
+    def add(self, sink: Sink, row: tuple) -> None:
         rows = self.rows
         rows.append(row)
         if len(rows) >= self.flush_rows:
@@ -160,42 +148,39 @@ class _PipeWriter:
             self.outbox.put(marshal.dumps([tuple(row) for row in self.rows]))
             self.rows = []
 
+    def close(self) -> None:
+        """Send what is left and the end mark; return once the sender has written everything to the pipe."""
+        self.flush()
+        self.outbox.put(b"")
+        self.sender.join()
+
 
 def split_parser(markets: list[str], universe, frames: Frames, conn, barrier, results) -> None:
-    """Feeds → Recorder._on_trade (Normalizer) → batches of rows over a pipe to `split_writer`."""
+    """Feeds → `TradePath.on_trade` (Normalizer) → a `PipeWriter` → batches of rows over a pipe to `split_writer`.
+
+    Gaps the trade path finds (jumps in sequential trade ids) are only counted: no repairer in this process.
+    """
     from bench.common import quiet_logging
-    from recorder.config import Config
     from recorder.markets import BY_KEY
     from recorder.normalize import Normalizer
-    from recorder.record import MarketState, Recorder
+    from recorder.trade_path import MarketState, TradePath
 
     quiet_logging()
-    keys = set(markets)
-    tmp = tempfile.mkdtemp(prefix="pumpwatch-bench-split-")
-    recorder = Recorder(Config.model_validate({"data_dir": tmp}), None, [BY_KEY[k] for k in markets], ssl=False)
-    recorder.writer = _PipeWriter(conn)
-    callbacks = {}
-    for key in markets:
-        state = MarketState(BY_KEY[key], Normalizer(BY_KEY[key], universe.instruments(key)))
-        recorder.states[key] = state
-        callbacks[key] = recorder._on_trade(state)
-    routes = {key: build_routes(BY_KEY[key], universe.instruments(key), callbacks[key]) for key in markets}
-    plan = [(*routes[key][native], text) for key, native, text in frames.items if key in keys]
-
-    async def replay() -> None:
-        clock = time.time
-        for handler, conn, text in plan:
-            await handler(text, conn, clock())
+    writer = PipeWriter(conn)
+    gaps: list = []
+    states = {key: MarketState(BY_KEY[key], Normalizer(BY_KEY[key], universe.instruments(key))) for key in markets}
+    routes = {key: build_routes(BY_KEY[key], universe.instruments(key), TradePath(state, writer, gaps.append).on_trade)
+              for key, state in states.items()}
+    plan = replay_plan(routes, frames)
 
     barrier.wait()
     start, cpu0 = time.monotonic(), time.process_time()
-    asyncio.run(replay())
-    recorder.writer.flush()
-    recorder.writer.outbox.put(b"")
-    recorder.writer.sender.join()
-    results.put({"role": "parser", "trades": sum(v for k, v in frames.trades.items() if k in keys), "frames": len(plan),
+    asyncio.run(replay(plan))
+    writer.close()
+    results.put({"role": "parser", "trades": sum(v for k, v in frames.trades.items() if k in routes), "frames": len(plan),
                  "start": start, "parsed": time.monotonic(), "cpu_s": time.process_time() - cpu0,
-                 "rejected": sum(sum(s.normalizer.rejected.values()) for s in recorder.states.values())})
+                 "rejected": sum(sum(s.normalizer.rejected.values()) for s in states.values()), "gaps": len(gaps),
+                 "message_errors": sum(sum(feeds.message_errors.values()) for feeds, _ in routes.values())})
 
 
 def split_writer(store_path: str, conn, barrier, results) -> None:
@@ -252,7 +237,8 @@ def run_split(universe, frames: Frames, workdir: Path) -> dict:
     return {"mode": "pipeline", "processes": 2, "trades": parser["trades"], "frames": parser["frames"], "wall_s": wall,
             "parse_wall_s": parser["parsed"] - parser["start"], "trades_per_s": parser["trades"] / wall,
             "cpu_s": parser["cpu_s"] + writer["cpu_s"], "stored": stored, "lost": parser["trades"] - stored,
-            "rejected": parser["rejected"], "rows_lost": 0, "spooled": 0, "message_errors": 0}
+            "rejected": parser["rejected"], "gaps": parser["gaps"], "rows_lost": 0, "spooled": 0,
+            "message_errors": parser["message_errors"]}
 
 
 # --- the parent -------------------------------------------------------------------------------------

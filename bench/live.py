@@ -154,21 +154,24 @@ def _final(recorder, store, trades: int) -> dict:
 
 
 async def _recorder_async(pipe, samples, mode: str, sim_info: dict, data_dir: Path, poll_interval: float | None) -> None:
+    from recorder.feeds.events import TradeCallback
     from recorder.markets import MARKETS
     from recorder.record import Recorder
     from recorder.store.embedded import EmbeddedStore
+    from recorder.trade_path import MarketState
 
     config = _config(sim_info, data_dir, poll_interval)
     store = EmbeddedStore(data_dir / "bench.sqlite")
-    recorder = Recorder(config, store, list(MARKETS))
     counter = [0]
-    if mode == "baseline":
-        def noop_factory(state):
-            async def on_trade(trade, receipt_timestamp: float) -> None:
-                counter[0] += 1
-            return on_trade
 
-        recorder._on_trade = noop_factory  # same feeds, a callback that does nothing but count
+    def counting(state: MarketState) -> TradeCallback:
+        async def on_trade(trade, receipt_timestamp: float) -> None:
+            counter[0] += 1
+
+        return on_trade
+
+    # baseline: the same recorder and feeds, a per-trade callback that does nothing but count
+    recorder = Recorder(config, store, list(MARKETS), trade_callback=counting if mode == "baseline" else None)
     await recorder.start()
 
     def trades() -> int:

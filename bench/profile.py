@@ -19,7 +19,7 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("spool (writer thread)", ("recorder/spool.py",)),
     ("writer hand-off (StoreWriter.add)", ("StoreWriter.add",)),
     ("normalizer (Normalizer.normalize)", ("recorder/normalize.py",)),
-    ("recorder per-trade callback", ("Recorder._on_trade",)),
+    ("recorder per-trade callback (TradePath.on_trade)", ("recorder/trade_path.py",)),
     ("cryptofeed json.loads", ("cryptofeed/_json.py",)),
     ("cryptofeed trade parsing + Trade objects", ("cryptofeed/exchanges/", "cryptofeed/exchange.py", "cryptofeed/feed.py",
                                                   "cryptofeed/types")),

@@ -10,7 +10,7 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import aiohttp
 
 from recorder.config import Config, format_duration
 from recorder.coverage import CoverageTracker
+from recorder.feeds.events import TradeCallback
 from recorder.feeds.market import MarketFeeds
 from recorder.gaps import DisconnectTracker
 from recorder.instruments.model import Instrument
@@ -69,8 +70,12 @@ async def fetch_universe(config: Config, markets: Iterable[MarketSpec], ssl) -> 
 
 
 class Recorder:
-    def __init__(self, config: Config, store: Store, markets: Iterable[MarketSpec], *, ssl=None) -> None:
+    def __init__(self, config: Config, store: Store, markets: Iterable[MarketSpec], *, ssl=None,
+                 trade_callback: Callable[[MarketState], TradeCallback] | None = None) -> None:
         self.config = config
+        self.trade_callback = trade_callback
+        """`trade_callback(state)`, when given, is the market's per-trade callback in place of `trade_path(state).on_trade`:
+        a benchmark's baseline runs the same recorder and feeds with a callback that only counts."""
         self.store = store
         self.markets = list(markets)
         self.ssl = ssl or client_ssl_context(config.tls_ca_file)
@@ -129,7 +134,8 @@ class Recorder:
         state = MarketState(spec, Normalizer(spec, instruments))
         market = self.config.exchanges.market(spec)
         state.feeds = MarketFeeds(
-            spec, instruments, on_trade=self.trade_path(state).on_trade, on_connection=self._on_connection,
+            spec, instruments, on_connection=self._on_connection,
+            on_trade=self.trade_callback(state) if self.trade_callback is not None else self.trade_path(state).on_trade,
             ws_base=market.ws_base, rest_base=market.rest_base, ssl_ca_file=self.config.tls_ca_file,
             max_symbols_per_connection=market.max_symbols_per_connection,
         )

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from recorder.feeds.market import MarketFeeds
 from recorder.gaps import GapDetector, id_hint
 from recorder.lag import ReceiveLag
 from recorder.markets import MarketSpec
 from recorder.normalize import Normalizer
-from recorder.sinks import TRADES
+from recorder.sinks import TRADES, Sink
 from recorder.store.base import GapRow
-from recorder.writer import StoreWriter
 
 
 class MarketState:
@@ -43,12 +43,22 @@ class MarketState:
         return self.rate
 
 
+class RowWriter(Protocol):
+    """Where a `TradePath` hands its rows: the recorder's `StoreWriter`, or any object with the same `add`.
+
+    Stated as a protocol so a writer of another shape is passed in, not patched in: bench.ingest's
+    split-process prototype passes one that sends batches to a writer process.
+    """
+
+    def add(self, sink: Sink, row: tuple) -> None: ...
+
+
 class TradePath:
     """One market's per-trade callback; `on_trade` is what its feeds call."""
 
     __slots__ = ("add", "detect", "hint", "lag", "normalize", "state", "submit_gap")
 
-    def __init__(self, state: MarketState, writer: StoreWriter, submit_gap: Callable[[GapRow], None]) -> None:
+    def __init__(self, state: MarketState, writer: RowWriter, submit_gap: Callable[[GapRow], None]) -> None:
         self.state = state
         self.normalize = state.normalizer.normalize
         self.add = writer.add

@@ -135,10 +135,13 @@ class StoreWriter:
         self.flush()
         self._queue.put(_STOP)
         self._thread.join(timeout)
+        self._stop_spiller()
+        return not self._thread.is_alive()
+
+    def _stop_spiller(self) -> None:
         self._stopping = True
         self._spill_needed.set()
         self._spiller.join(5.0)
-        return not self._thread.is_alive()
 
     # --- the writer thread ---------------------------------------------------------------------
     def _run(self) -> None:
@@ -153,7 +156,8 @@ class StoreWriter:
                     self._replay()
                     continue
                 self._taken(item)
-            if item is _STOP:
+            if item is _STOP:  # a batch the spiller is still writing must reach the spool before the last replay
+                self._stop_spiller()
                 self._replay(deadline=time.monotonic() + 10.0)
                 self._queue.task_done()
                 return

@@ -14,6 +14,8 @@
 - Per-message errors: an exception while handling one message would make cryptofeed drop and
   reconnect the whole connection (connection_handler.py:136); here it is counted and logged
   (rate-limited), and the connection keeps reading. This includes exceptions raised by `on_trade`.
+- Offline replay: `replay_connections` gives the connections `run` would open, without opening them,
+  so frames can be pushed through the same hooks and parsers without a socket (bench.ingest).
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import ssl as ssl_module
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cryptofeed.connection import RestEndpoint, WebsocketEndpoint, WSAsyncConn
 
@@ -36,6 +38,17 @@ from recorder.markets import MarketSpec
 
 if TYPE_CHECKING:
     from recorder.feeds.market import ShardRuntime
+
+
+class ReplayConnection(NamedTuple):
+    """One connection of a feed that is built but not run: `await handler(frame, conn, receipt_time)` takes a frame
+    the way a live frame arriving on `conn` goes (our hooks, cryptofeed's parser, `on_trade`)."""
+
+    conn: Any
+    """the connection as `run` wraps it (`SupervisedWS` for a websocket); never opened"""
+    handler: Callable[[str, Any, float], Awaitable[None]]
+    symbols: tuple[str, ...]
+    """the normalized symbols this connection subscribes"""
 
 
 class _RecorderFeedMixin:
@@ -61,6 +74,15 @@ class _RecorderFeedMixin:
         runtime = self._pw_runtime
         return SupervisedWS(conn.address, self.id, runtime=runtime, logical_id=runtime.next_logical_id(),
                             subscription=conn.subscription, **conn.ws_kwargs)
+
+    def replay_connections(self) -> list[ReplayConnection]:
+        """The connections `run` would open, wrapped as `run` wraps them, none opened.
+
+        For replaying frames offline through the production feed (bench.ingest measures ingest without the
+        network this way) without reaching into cryptofeed's connection set-up.
+        """
+        return [ReplayConnection(self._wrap_connection(conn), handler, self._pw_symbols_of(conn))
+                for conn, _subscribe, handler in self.connect()]
 
     def _pw_symbols_of(self, conn) -> tuple[str, ...]:
         out = []

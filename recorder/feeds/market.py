@@ -29,7 +29,7 @@ from cryptofeed.defines import TRADES
 
 from recorder.backoff import Backoff
 from recorder.feeds.events import ConnectionCallback, ConnectionEvent, ConnectionState, SubscriptionReport, TradeCallback
-from recorder.feeds.feed_class import feed_subclass
+from recorder.feeds.feed_class import ReplayConnection, feed_subclass
 from recorder.feeds.shards import connection_cap, plan_shards, shard_capacity, unsubscribable
 from recorder.instruments import cryptofeed_symbols
 from recorder.instruments.model import Instrument
@@ -67,7 +67,8 @@ class MarketFeeds:
 
     `start()` installs the symbols into cryptofeed, plans the shards and starts one supervised task
     per feed instance; `add_instruments(new)` starts extra instances for symbols not yet
-    subscribed without touching the running ones; `stop()` closes everything.
+    subscribed without touching the running ones; `stop()` closes everything. `build_for_replay()`
+    builds the instances `start()` would run without running them (offline replay).
     """
 
     def __init__(
@@ -220,13 +221,38 @@ class MarketFeeds:
             self._start_shard(connections)
 
     def _start_shard(self, connections: list[list[str]]) -> ShardRuntime:
+        delay = self.start_stagger * sum(1 for s in self.shards if s.task is not None and not s.task.done())
+        shard = self._new_shard(connections)
+        shard.task = asyncio.get_running_loop().create_task(self._supervise(shard, delay), name=f"feeds.{self.spec.key}.{shard.index}")
+        return shard
+
+    def _new_shard(self, connections: list[list[str]]) -> ShardRuntime:
         index = self._next_index  # never reused: connection ids stay unique after instances are retired
         self._next_index += 1
         shard = ShardRuntime(self, index, connections, [s for conn in connections for s in conn])
-        delay = self.start_stagger * sum(1 for s in self.shards if s.task is not None and not s.task.done())
         self.shards.append(shard)
-        shard.task = asyncio.get_running_loop().create_task(self._supervise(shard, delay), name=f"feeds.{self.spec.key}.{index}")
         return shard
+
+    def build_for_replay(self) -> list[ReplayConnection]:
+        """Instead of `start()`: every feed instance `start()` would run, built but never run (no task, no socket).
+
+        Returns their connections, so frames can be replayed offline through the production feeds (bench.ingest
+        measures ingest without the network this way). Rejections and per-message errors are counted here as in
+        a live run.
+        """
+        if self._started:
+            raise RuntimeError(f"{self.spec.key}: already started")
+        self._started = True
+        fresh, self._queued = self._queued, []
+        if not fresh:
+            return []
+        cryptofeed_symbols.install(self.spec, fresh)
+        replay: list[ReplayConnection] = []
+        for connections in plan_shards(self.spec, [i.symbol for i in fresh], self.max_symbols_per_connection):
+            shard = self._new_shard(connections)
+            shard.feed = self._build_feed(shard)
+            replay.extend(shard.feed.replay_connections())
+        return replay
 
     def _build_feed(self, shard: ShardRuntime):
         timeout = self.silence_timeout if getattr(self.feed_class, "keepalive_interval", None) else -1

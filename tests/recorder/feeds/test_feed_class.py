@@ -63,3 +63,25 @@ def test_cryptofeed_never_loads_symbols_itself_and_http_uses_our_tls():
 
     feed = cls(pw_runtime=None, symbols=["TIA-USDT"], channels=["trades"], callbacks={"trades": cb}, config={"log": {"disabled": True}})
     assert isinstance(feed.http_conn, TLSHTTPConn) and feed.http_conn._ssl is context
+
+def test_replay_connections_are_what_run_would_open_wrapped_and_unopened():
+    from recorder.feeds.market import MarketFeeds, ShardRuntime
+    from recorder.feeds.supervised_ws import SupervisedWS
+
+    spec = market("phemex", "futures")
+    instruments = [Instrument("phemex", "futures", f"C{i:04d}-USDT-PERP", f"C{i:04d}USDT", f"C{i:04d}", "USDT") for i in range(30)]
+    install(spec, instruments)
+    (planned,) = plan_shards(spec, [i.symbol for i in instruments], 100)
+
+    async def cb(trade, ts):
+        return None
+
+    owner = MarketFeeds(spec, instruments, on_trade=cb, max_symbols_per_connection=100)
+    shard = ShardRuntime(owner, 0, planned, [s for conn in planned for s in conn])
+    feed = owner.feed_class(pw_runtime=shard, symbols=shard.symbols, channels=["trades"], callbacks={"trades": cb},
+                            config={"log": {"disabled": True}})
+    replay = feed.replay_connections()
+    assert [list(r.symbols) for r in replay] == planned and len(replay) == 2
+    assert all(isinstance(r.conn, SupervisedWS) and r.handler == feed.message_handler for r in replay)
+    assert [r.conn.logical_id for r in replay] == ["phemex.futures/0.0", "phemex.futures/0.1"]
+    assert not owner.connection_state  # nothing opened, nothing reported up

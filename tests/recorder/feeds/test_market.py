@@ -308,3 +308,34 @@ def test_exchange_rejections_are_counted_and_logged_loudly(caplog):
     feeds = asyncio.run(go())
     assert any("NOPEUSDT" in message for _, message in feeds.rejections)
     assert any("REJECTED" in record.getMessage() for record in caplog.records)
+
+def test_build_for_replay_builds_the_instances_start_would_run_and_frames_reach_on_trade():
+    simulator = pytest.importorskip("simulator.exchanges")
+    import time
+
+    spec = market("binance", "spot")
+    sim = simulator.ExchangeSimulator([spec.key], symbols=6, trades_per_second=60.0, seed=3)
+    instruments = [Instrument(x.exchange, x.market, x.symbol, x.native, x.base, x.symbol.split("-")[1]) for x in sim.instruments(spec.key)]
+    native = {i.symbol: i.native for i in instruments}
+    trades: list = []
+
+    async def on_trade(trade, receipt_timestamp):
+        trades.append(trade)
+
+    feeds = MarketFeeds(spec, instruments, on_trade=on_trade, max_symbols_per_connection=4)
+    replay = feeds.build_for_replay()
+    assert sorted(s for r in replay for s in r.symbols) == sorted(native)
+    assert len(replay) == sum(len(shard.connections) for shard in feeds.shards) == math.ceil(len(native) / 4)
+    assert all(shard.task is None for shard in feeds.shards) and not feeds.connection_state
+    route = {native[s]: r for r in replay for s in r.symbols}
+    frames = sim.tick_frames(spec.key, time.time_ns(), set(route))
+
+    async def go():
+        for symbol, text, _carried in frames:
+            await route[symbol].handler(text, route[symbol].conn, time.time())
+
+    asyncio.run(go())
+    assert len(trades) == sum(carried for _, _, carried in frames) > 0
+    assert {t.symbol for t in trades} <= set(native) and not feeds.message_errors and feeds.rejected == 0
+    with pytest.raises(RuntimeError, match="already started"):
+        asyncio.run(feeds.start())
