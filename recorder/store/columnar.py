@@ -349,7 +349,10 @@ class TradeFiles:
         return sealed
 
     def _seal_partition(self, hour: int, folder: Path) -> int:
-        taken = []
+        """Seal the partition's files no live writer holds. Rows of live files are read too, only to decide the first write
+        of a key: a key a live file wrote earlier is left to that file (sealed with it later), so the first write wins even
+        when a later duplicate's file is closed first. Rows appended after this read are later than every closed file's."""
+        taken, live = [], []
         try:
             for path in sorted(folder.glob("*.arrows")):
                 handle = open(path, "rb")  # noqa: SIM115 - held (locked) until the file is deleted
@@ -357,11 +360,20 @@ class TradeFiles:
                     fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:  # a live writer's open file
                     handle.close()
+                    live.append(path)
                     continue
                 taken.append((path, handle))
             if not taken:
                 return 0
-            rows = first_written(pa.concat_tables([read_hot_file(path) for path, _ in taken]))
+            tables = []
+            for path, _ in taken:
+                table = read_hot_file(path)
+                tables.append(table.append_column("_take", pa.array(np.ones(table.num_rows, dtype=bool))))
+            for path in live:
+                table = read_hot_file(path)
+                tables.append(table.append_column("_take", pa.array(np.zeros(table.num_rows, dtype=bool))))
+            rows = first_written(pa.concat_tables(tables))
+            rows = rows.filter(rows.column("_take")).drop_columns(["_take"])
             rows = without_keys(rows, self._sealed_keys(rows)).select(list(TRADE_COLUMNS)).cast(TRADE_SCHEMA)
             if rows.num_rows:
                 write_part(self.sealed / partition_name(hour), rows)

@@ -142,3 +142,16 @@ def test_sealed_files_are_one_dataset_for_duckdb_polars_and_pandas(tmp_path):
     pandas = pd.read_parquet(root).groupby("base").size()
     assert duck == polars == [("AAA", 10), ("BBB", 1)]
     assert pandas.to_dict() == {"AAA": 10, "BBB": 1}
+
+
+def test_a_later_duplicate_sealed_first_never_beats_an_earlier_write_still_hot(tmp_path):
+    early, late = EmbeddedStore(tmp_path / "s.sqlite"), EmbeddedStore(tmp_path / "s.sqlite")
+    first = trade("AAA", T0, "1", price=2.0)
+    early.write_trades([first])  # its file stays open: a live writer
+    late.write_trades([first._replace(price=9.0, received_ts=first.received_ts + S), trade("AAA", T0 + S, "2")])
+    late.close()
+    assert late.compact() == 1  # only "2": the key "1" was written first by the live file
+    assert table_to_rows(late.read_window("AAA", T0, T0 + S)) == [first]
+    early.close()
+    assert late.compact() == 1
+    assert table_to_rows(late.read_window("AAA", T0, T0 + 2 * S))[0] == first and late.count_trades() == 2
