@@ -63,6 +63,9 @@ class EmbeddedStore:
                 if name == "002_trades_to_files.sql":
                     self.migrate_legacy_trades(progress)
                 conn.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version={number};\nCOMMIT;")
+                if name == "002_trades_to_files.sql":
+                    conn.execute("VACUUM")  # the old trades table's pages go back to the disk, not to a free list
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def migrate_legacy_trades(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Convert the old SQLite `trades` table into sealed parts (then schema 002 drops it); returns rows converted.

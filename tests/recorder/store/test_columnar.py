@@ -97,12 +97,15 @@ def test_a_torn_hot_tail_after_kill_9_is_cut_and_nothing_older_than_a_second_is_
 
 def test_retention_deletes_whole_hour_folders(tmp_path):
     store = EmbeddedStore(tmp_path / "s.sqlite", retention_s=3600)
-    store.write_trades([trade("OLD", T0 - 7200 * S, "1"), trade("OLD", T0 - 7100 * S, "2")])
+    old_hour = (T0 - 7200 * S) // HOUR_NS * HOUR_NS
+    store.write_trades([trade("OLD", old_hour + S, "1"), trade("OLD", old_hour + 2 * S, "2")])
     store.compact()
-    store.write_trades([trade("OLD", T0 - 7000 * S, "3"), trade("NEW", T0 - 60 * S, "4")])
-    assert store.apply_retention(T0) == 3
+    store.write_trades([trade("OLD", old_hour + HOUR_NS - S, "3"), trade("NEW", old_hour + HOUR_NS, "4")])
+    assert store.apply_retention(old_hour + 2 * HOUR_NS) == 3  # the cutoff is the end of the old hour
     assert store.count_trades() == 1
-    assert {p.parent.name for p in store.sealed_dir.glob("date=*/hour=*")} <= {partition_name((T0 - 60 * S) // HOUR_NS)[-7:]}
+    assert [p.relative_to(store.sealed_dir).as_posix() for p in store.sealed_dir.glob("date=*/hour=*")] == []
+    assert [p.relative_to(store.hot_dir).as_posix() for p in store.hot_dir.glob("date=*/hour=*")] == [
+        partition_name(old_hour // HOUR_NS + 1)]
 
 
 def test_an_old_sqlite_store_is_converted_losing_nothing(tmp_path):
@@ -115,8 +118,10 @@ def test_an_old_sqlite_store_is_converted_losing_nothing(tmp_path):
     conn.execute("INSERT INTO notices VALUES (1, 42, 't', 1, 1, 1, 'X', 'u')")
     conn.commit()
     conn.close()
+    old_size = path.stat().st_size
     seen: list[tuple[int, int]] = []
     store = EmbeddedStore(path, progress=lambda done, total: seen.append((done, total)))
+    assert path.stat().st_size < old_size / 4  # the old table's pages are returned to the disk
     assert seen and seen[-1] == (5000, 5000)
     assert store.count_trades() == 5000 and not _hot_files(store)
     assert len({p.path.parent for p in store.sealed_parts()}) == 5  # one folder per hour
