@@ -160,3 +160,28 @@ def test_a_later_duplicate_sealed_first_never_beats_an_earlier_write_still_hot(t
     early.close()
     assert late.compact() == 1
     assert table_to_rows(late.read_window("AAA", T0, T0 + 2 * S))[0] == first and late.count_trades() == 2
+
+
+TWIN = """
+import sys
+from recorder.store.embedded import EmbeddedStore
+from tests.recorder.store.test_store_contract import T0, trade
+store = EmbeddedStore(sys.argv[1])
+offset = int(sys.argv[2])
+for i in range(40):
+    store.write_trades([trade("AAA", T0 + (offset + i * 250 + j) * 1000, str(offset + i * 250 + j)) for j in range(250)])
+store.close()
+"""
+
+
+def test_two_writer_processes_and_a_sealer_at_once_store_every_key_once(tmp_path):
+    path = tmp_path / "s.sqlite"
+    sealer = EmbeddedStore(path)
+    writers = [subprocess.Popen([sys.executable, "-c", TWIN, str(path), str(offset)], cwd=os.getcwd()) for offset in (0, 5000)]
+    while any(w.poll() is None for w in writers):  # seal whatever the writers have closed, while they write
+        sealer.seal(time.time_ns() + 10**18)
+    assert [w.returncode for w in writers] == [0, 0]
+    sealer.compact()
+    ids = table_to_rows(sealer.read_window("AAA", 0, 2**62))
+    assert sorted(int(r.trade_id) for r in ids) == list(range(15000))  # 0–9,999 and 5,000–14,999 overlap: each key once
+    assert sealer.count_trades() == 15000 and not _hot_files(sealer)
