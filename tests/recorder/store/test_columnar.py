@@ -165,11 +165,11 @@ def test_a_later_duplicate_sealed_first_never_beats_an_earlier_write_still_hot(t
 TWIN = """
 import sys
 from recorder.store.embedded import EmbeddedStore
-from tests.recorder.store.test_store_contract import T0, trade
+from tests.recorder.store.test_store_contract import trade
 store = EmbeddedStore(sys.argv[1])
-offset = int(sys.argv[2])
+t0, offset = int(sys.argv[2]), int(sys.argv[3])
 for i in range(40):
-    store.write_trades([trade("AAA", T0 + (offset + i * 250 + j) * 1000, str(offset + i * 250 + j)) for j in range(250)])
+    store.write_trades([trade("AAA", t0 + (offset + i * 250 + j) * 1000, str(offset + i * 250 + j)) for j in range(250)])
 store.close()
 """
 
@@ -177,7 +177,8 @@ store.close()
 def test_two_writer_processes_and_a_sealer_at_once_store_every_key_once(tmp_path):
     path = tmp_path / "s.sqlite"
     sealer = EmbeddedStore(path)
-    writers = [subprocess.Popen([sys.executable, "-c", TWIN, str(path), str(offset)], cwd=os.getcwd()) for offset in (0, 5000)]
+    writers = [subprocess.Popen([sys.executable, "-c", TWIN, str(path), str(T0), str(offset)], cwd=os.getcwd())
+               for offset in (0, 5000)]  # T0 passed on: each process would compute its own
     while any(w.poll() is None for w in writers):  # seal whatever the writers have closed, while they write
         sealer.seal(time.time_ns() + 10**18)
     assert [w.returncode for w in writers] == [0, 0]
