@@ -4,7 +4,8 @@ The folder is written by the extractor, possibly by an older or newer version, s
 read tolerantly: unknown keys are ignored, missing optional ones take defaults, and a market that
 has trades but no metadata entry is still analysed (with verdict `unknown`, so it is never ranked).
 Timestamps become integer nanoseconds since the epoch (UTC) here and nowhere else.
-The time units, `KST` and `iso_utc` are copies of `recorder/clock.py`'s: `analysis` imports nothing in-house, by design.
+The time units, `KST`, `iso_utc` and `iso_kst` are copies of `recorder/clock.py`'s and `extractor/timeparse.py`'s:
+`analysis` imports nothing in-house, by design.
 """
 
 from __future__ import annotations
@@ -100,8 +101,14 @@ def iso_utc(ns: int) -> str:
     return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{rest:09d}Z"
 
 
+def iso_kst(ns: int) -> str:
+    """ns → `2026-11-20T14:00:00.123456+09:00`: ISO 8601 in Upbit's zone, exactly as `metadata.json` writes it."""
+    seconds, rest = divmod(int(ns), NS_PER_S)
+    return datetime.fromtimestamp(seconds, tz=KST).strftime("%Y-%m-%dT%H:%M:%S") + f".{rest // 1000:06d}+09:00"
+
+
 def kst_label(ns: int) -> str:
-    """`2026-11-20 14:00:00 KST`: how a Korean trader reads the announcement time (ms shown only if set)."""
+    """`2026-11-20 14:00:00 KST`: how a Korean trader reads the announcement time (ms shown only if set); for the chart, never files."""
     seconds, rest = divmod(int(ns), NS_PER_S)
     text = datetime.fromtimestamp(seconds, tz=KST).strftime("%Y-%m-%d %H:%M:%S")
     millis = rest // NS_PER_MS
@@ -123,6 +130,18 @@ def _timestamps_ns(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 def read_trades(path: Path) -> pd.DataFrame:
     """`trades.parquet` as a frame with integer-ns timestamps, sorted by exchange time (stable)."""
+    try:
+        return _read_trades(path)
+    except (pa.ArrowException, OSError) as exc:  # truncated, not Parquet, columns of the wrong type, unreadable
+        raise EventFolderError(f"{path}: not a readable trades file ({_one_line(exc)})") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's message on one line (Arrow's span several)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _read_trades(path: Path) -> pd.DataFrame:
     table = pq.read_table(path)
     missing = {"ts", "exchange", "market", "side", "price", "amount"} - set(table.column_names)
     if missing:
@@ -192,10 +211,12 @@ def load_event(event_dir: Path) -> Event:
             raise EventFolderError(f"{path}: not found (is {event_dir} an event folder?)")
     try:
         metadata = json.loads(meta_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise EventFolderError(f"{meta_path}: not valid JSON ({exc})") from None
+    except (ValueError, OSError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise EventFolderError(f"{meta_path}: not valid JSON ({_one_line(exc)})") from None
     if not isinstance(metadata, dict):
         raise EventFolderError(f"{meta_path}: expected a JSON object")
+    if not isinstance(metadata.get("markets") or [], list):
+        raise EventFolderError(f"{meta_path}: markets is {type(metadata['markets']).__name__}, expected a list")
     if "announced_at" not in metadata:
         raise EventFolderError(f"{meta_path}: missing announced_at")
     try:
@@ -206,6 +227,8 @@ def load_event(event_dir: Path) -> Event:
     trades = read_trades(trades_path)
     window = metadata.get("window") if isinstance(metadata.get("window"), dict) else {}
     start_ns, end_ns = _window(window, announced_ns)
+    if end_ns < start_ns:
+        raise EventFolderError(f"{meta_path}: the window ends ({iso_utc(end_ns)}) before it starts ({iso_utc(start_ns)})")
 
     markets: list[MarketInfo] = []
     seen: set[tuple[str, str]] = set()

@@ -88,12 +88,18 @@ def bar_index(ts_ns: np.ndarray, announced_ns: int) -> np.ndarray:
     return np.floor_divide(ts_ns.astype(np.int64) - np.int64(announced_ns), np.int64(NS_PER_S))
 
 
+DENSE_BARS_MAX = 600
+"""A range of at most this many seconds gets a bar for every second; a longer one only for the seconds with trades,
+so the bars built (and analysis.json, and the chart) follow the trades, never the window's length."""
+
+
 def second_bars(trades: pd.DataFrame, announced_ns: int, first_bar: int, last_bar: int) -> pd.DataFrame:
     """1-second OHLC bars with notional and trade counts for bars `first_bar..last_bar` (inclusive).
 
-    Every second of the window gets a row, empty ones with NaN prices and zero counts, so bars of
-    different markets line up. Bars outside the range are added if trades fall there.
-    `trades` must be sorted by `ts_ns`.
+    Every second of the range gets a row, empty ones with NaN prices and zero counts, so bars of
+    different markets line up; bars outside the range are added if trades fall there. When that
+    makes more than `DENSE_BARS_MAX` seconds, only the seconds with trades get a row (an empty
+    second says nothing a missing one does not). `trades` must be sorted by `ts_ns`.
     """
     columns = ["open", "high", "low", "close", "notional", "buy_notional", "sell_notional", "trades"]
     ts = trades["ts_ns"].to_numpy(dtype=np.int64)
@@ -101,8 +107,9 @@ def second_bars(trades: pd.DataFrame, announced_ns: int, first_bar: int, last_ba
     if len(k):
         first_bar, last_bar = min(first_bar, int(k.min())), max(last_bar, int(k.max()))
     index = pd.RangeIndex(first_bar, last_bar + 1, name="bar")
+    dense = len(index) <= DENSE_BARS_MAX
     if not len(k):
-        empty = pd.DataFrame(index=index, columns=columns, dtype=float)
+        empty = pd.DataFrame(index=index if dense else index[:0], columns=columns, dtype=float)
         return empty.assign(notional=0.0, buy_notional=0.0, sell_notional=0.0, trades=0)
     side = trades["side"].to_numpy()
     notional = trades["notional"].to_numpy(dtype=float)
@@ -127,7 +134,9 @@ def second_bars(trades: pd.DataFrame, announced_ns: int, first_bar: int, last_ba
             "sell_notional": grouped["sell_notional"].sum(),
             "trades": grouped["price"].size(),
         }
-    ).reindex(index)
+    )
+    if dense:
+        bars = bars.reindex(index)
     return bars.fillna({"notional": 0.0, "buy_notional": 0.0, "sell_notional": 0.0, "trades": 0}).astype({"trades": int})
 
 

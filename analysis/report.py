@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from analysis.event import Event, iso_utc, kst_label, load_event, offset_ms, parse_time_ns
+from analysis.event import Event, iso_kst, iso_utc, load_event, offset_ms, parse_time_ns
 from analysis.metrics import DEFAULT_MIN_TRADES, DEFAULT_PUMP_THRESHOLD, DEFAULT_REFERENCE_WINDOW_S, market_metrics
 from analysis.ranking import rank_markets
 from analysis.taker_orders import taker_order_summary
@@ -84,7 +84,7 @@ def build_analysis(
         "coin": event.coin,
         "folder": event.folder,
         "announced_at": iso_utc(event.announced_ns),
-        "announced_at_kst": kst_label(event.announced_ns),
+        "announced_at_kst": iso_kst(event.announced_ns),
         "window": {
             "start": iso_utc(event.start_ns),
             "end": iso_utc(event.end_ns),
@@ -143,8 +143,9 @@ def analyze_event(
             render_chart(event, analysis, event_dir / CHART_FILE)
             files["chart"] = CHART_FILE
         except Exception as exc:  # the numbers matter more than the picture: keep them
-            log.exception("chart for %s failed", event_dir)
             analysis["chart_error"] = f"{type(exc).__name__}: {exc}"
+            log.warning("chart for %s failed: %s (the analysis is written without it)", event_dir, analysis["chart_error"])
+            log.debug("chart failure", exc_info=True)
     analysis["files"] = files
     analysis["analysed_at"] = iso_utc(time.time_ns())
     write_atomic(event_dir / SUMMARY_FILE, summary_markdown(analysis))

@@ -4,9 +4,11 @@ The simulator (12 markets, 475 recorded symbols each: 5,700) trades steadily in 
 real service (`python -m pumpwatch run`, embedded store) records it in another. During the run:
 
 - a reconnect storm every `--storm-every`: every market's sockets closed, upgrades refused for 3 s;
-- one store outage of `--outage` at 40 % of the run: another process holds SQLite's write lock
-  (`BEGIN EXCLUSIVE`), as a backup tool would, so coverage and gap writes fail, and trades spool behind
-  them (the writer keeps order through the spool while it is not empty);
+- a store outage of `--outage` at 20 % and again at 70 % of the run: another process holds SQLite's
+  write lock (`BEGIN EXCLUSIVE`), as a backup tool would, so coverage and gap writes fail and trades
+  spool behind them (the writer keeps order through the spool while it is not empty). The first falls
+  in the warm-up, the second in the measured part, so RSS growth after warm-up says whether troubles
+  already seen once keep costing memory;
 - a universe change every `--churn-every`: Upbit lists ten more coins in KRW (they leave the
   universe at the next refresh and are unsubscribed live) and the previous ten return (subscribed
   again). The service refreshes its universe every 60 s.
@@ -45,6 +47,8 @@ CHURN_COINS = 10
 STORM_REFUSE_S = 3.0
 REFRESH = "60s"
 SAMPLE_S = 5.0
+OUTAGE_AT = (0.2, 0.7)
+"""store outages, as shares of the run: one inside the warm-up, one after it"""
 
 
 class Soak:
@@ -125,7 +129,8 @@ class Soak:
 
     # --- the run -----------------------------------------------------------------------------
     def warmup_s(self) -> float:
-        """Up to a minute after the second reconnect storm: peaks that Python's allocator keeps are set by then."""
+        """Up to a minute after the second reconnect storm: one of each trouble (storm, universe change, store
+        outage) has passed by then, so the pools Python and glibc keep have their working size."""
         return min(2 * parse_duration(self.args.storm_every) + 60.0, self.duration / 2)
 
     def elapsed(self) -> float:
@@ -154,8 +159,8 @@ class Soak:
             self.t0 = time.monotonic()
             self.sim_call("resume")
             storm_every, churn_every = parse_duration(self.args.storm_every), parse_duration(self.args.churn_every)
-            outage_at, outage_s = 0.4 * self.duration, parse_duration(self.args.outage)
-            next_storm, next_churn, rounds, outage = storm_every, churn_every, 0, None
+            outages_at, outage_s = [OUTAGE_AT[0] * self.duration, OUTAGE_AT[1] * self.duration], parse_duration(self.args.outage)
+            next_storm, next_churn, rounds, outages = storm_every, churn_every, 0, []
             while (now := time.monotonic() - self.t0) < self.duration:
                 if now >= next_storm:
                     self.storm()
@@ -164,11 +169,12 @@ class Soak:
                     self.churn(rounds)
                     rounds += 1
                     next_churn += churn_every
-                if outage is None and now >= outage_at:
-                    outage = self.outage(outage_s)
+                if outages_at and now >= outages_at[0]:
+                    outages_at.pop(0)
+                    outages.append(self.outage(outage_s))
                 self.sample()
                 time.sleep(max(0.0, SAMPLE_S - (time.monotonic() - self.t0 - now)))
-            if outage is not None:
+            for outage in outages:
                 outage.join()
             return self.finish(subscribe_s)
         finally:

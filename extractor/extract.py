@@ -27,6 +27,10 @@ STORE_CATCH_UP_S = 30.0
 LOG = logging.getLogger(__name__)
 
 
+class NothingRecorded(Exception):
+    """No recorded market carried an instrument of the coin during the window: most likely a mistyped or unknown coin."""
+
+
 @dataclass(frozen=True)
 class EventRequest:
     coin: str
@@ -110,8 +114,14 @@ def market_summaries(store: Store, request: EventRequest, trades: pa.Table, hear
 
 
 def extract_event(store: Store, config: Config, request: EventRequest, out_dir: Path | None = None, *, force: bool = False,
-                  factors: Factors | None = None) -> Path:
-    """Write the event folder for `request` and return its path (`factors`: the caller's universe, else the file's)."""
+                  factors: Factors | None = None, allow_empty: bool = True) -> Path:
+    """Write the event folder for `request` and return its path (`factors`: the caller's universe, else the file's).
+
+    When no recorded market carried an instrument of the coin in the window, `allow_empty=False`
+    (the CLI) raises NothingRecorded before anything is written; the default (the service, whose
+    triggers are Upbit's own coins) writes the event anyway, its verdicts being the record of what
+    was not recorded, and logs a warning.
+    """
     caught_up = store.wait_visible(STORE_CATCH_UP_S)
     if not caught_up:
         LOG.warning("%s: the store had not applied every accepted write after %.0f s; the event may miss trades "
@@ -119,6 +129,15 @@ def extract_event(store: Store, config: Config, request: EventRequest, out_dir: 
     trades = store.read_window(request.coin, request.start_ns, request.end_ns)
     factors = factors if factors is not None else _factors(config)
     markets = market_summaries(store, request, trades, config.recorder.coverage_heartbeat, factors)
+    if not any(m["instruments"] for m in markets):
+        span = f"between {iso_kst(request.start_ns)} and {iso_kst(request.end_ns)}"
+        if any(m["coverage"]["verdict"] != "not_connected" for m in markets):
+            message = f"no recorded market carried an instrument of {request.coin} {span} (check the ticker)"
+        else:
+            message = f"no market was being recorded {span} (was the recorder running?)"
+        if not allow_empty:
+            raise NothingRecorded(message)
+        LOG.warning("%s: %s; its event folder has no trades", request.coin, message)
     now = time.time_ns()
     metadata = {
         "coin": request.coin,

@@ -1,4 +1,8 @@
-"""Parse `--at`: ISO 8601 with an offset, a naive time in a given zone (KST by default), or epoch s/ms."""
+"""Parse `--at`: ISO 8601 with an offset, a naive time in a given zone (KST by default), or epoch s/ms.
+
+A trailing `KST` (as in folder names and summaries: `20261120T140000KST`, `2026-11-20 14:00:00 KST`)
+names the zone outright.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from recorder.clock import KST, S
 
 _EPOCH = re.compile(r"^\d{9,13}(\.\d+)?$")
+_KST_SUFFIX = re.compile(r"\s*KST$", re.IGNORECASE)
 
 
 class TimeParseError(ValueError):
@@ -26,9 +31,12 @@ def parse_at(text: str, tz: tzinfo = KST) -> int:
     """The instant `text` names, as integer ns since the epoch (UTC).
 
     Epoch values: up to 10 integer digits are seconds, 13 are milliseconds. A naive ISO time is
-    taken in `tz` (Upbit announces in KST).
+    taken in `tz` (Upbit announces in KST), or in KST when it ends in `KST`.
     """
     value = text.strip()
+    said_kst = bool(_KST_SUFFIX.search(value))
+    if said_kst:
+        value, tz = _KST_SUFFIX.sub("", value), KST
     if _EPOCH.match(value):
         integer = value.split(".")[0]
         if len(integer) <= 10:
@@ -44,6 +52,8 @@ def parse_at(text: str, tz: tzinfo = KST) -> int:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
+    elif said_kst and moment.utcoffset() != KST.utcoffset(None):
+        raise TimeParseError(f"{text!r} says KST but carries the offset {moment.strftime('%z')} (KST is +0900)")
     delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * S + delta.microseconds * 1000
 

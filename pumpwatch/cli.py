@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from extractor.cli import UserError, config_option, extract_command
+from extractor.cli import OneLineUsage, UserError, config_option, extract_command
 from recorder import __version__
 from recorder.config import DEFAULT_CONFIG, Config
 
+if TYPE_CHECKING:
+    from recorder.markets import MarketSpec
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.group(cls=OneLineUsage, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
               help=f"YAML config file [default: {DEFAULT_CONFIG}]")
 @click.option("--log-level", default="INFO", show_default=True,
@@ -57,51 +61,65 @@ def listings_parse(_config: Config | None) -> None:
         click.echo(json.dumps(parse_title(title).as_dict(), ensure_ascii=False))
 
 
-cli.add_command(extract_command)
-
-
-def _markets(config: Config, markets: str | None):
+def _markets(config: Config, markets: str | None) -> list[MarketSpec]:
+    """The markets `--markets` names; all enabled ones when it is left out (an empty value is a mistake, not "all")."""
     from recorder.markets import BY_KEY
 
-    if not markets:
+    if markets is None:
         return config.enabled_markets()
-    chosen = []
-    for key in (part.strip() for part in markets.split(",") if part.strip()):
-        if key not in BY_KEY:
-            raise UserError(f"--markets: unknown market {key!r}; known: {', '.join(BY_KEY)}")
-        chosen.append(BY_KEY[key])
-    return chosen
+    keys = [part.strip() for part in markets.split(",") if part.strip()]
+    if not keys:
+        raise UserError(f"--markets {markets!r}: names no market; give e.g. binance.spot,okx.futures, "
+                        "or leave the option out for every enabled market")
+    unknown = [key for key in keys if key not in BY_KEY]
+    if unknown:
+        raise UserError(f"--markets: unknown market {unknown[0]!r}; known: {', '.join(BY_KEY)}")
+    return [BY_KEY[key] for key in keys]
 
 
 def _serve(config: Config, markets: str | None, watch: bool) -> None:
     import asyncio
 
+    from pumpwatch.lock import DataDirBusy
     from pumpwatch.service import Service
     from recorder.logs import setup_logging
     from recorder.memory import tune_allocator
     from recorder.store import StoreError
 
+    chosen = _markets(config, markets)
     setup_logging(log_dir=Path(config.service.log_dir))
     tune_allocator()
     try:
-        asyncio.run(Service(config, _markets(config, markets), watch=watch).run())
-    except StoreError as exc:
+        asyncio.run(Service(config, chosen, watch=watch).run())
+    except (StoreError, DataDirBusy) as exc:
         raise UserError(str(exc)) from exc
+
+
+def analyze_folder(config: Config, event_dir: Path) -> str:
+    """Analyse an event folder and return its summary table; a folder that cannot be read or written is one UserError line."""
+    from analysis.event import EventFolderError
+    from analysis.report import analyze_event, summary_table
+
+    if not event_dir.is_dir():
+        raise UserError(f"{event_dir}: {'not a folder' if event_dir.exists() else 'not found'} (expected an event folder)")
+    try:
+        analysis = analyze_event(event_dir, config.analysis.pump_threshold, config.analysis.min_trades)
+    except EventFolderError as exc:  # its message names the file and the problem
+        raise UserError(str(exc)) from exc
+    except OSError as exc:
+        raise UserError(f"{event_dir}: cannot write the analysis there ({exc.strerror or exc})") from exc
+    return summary_table(analysis)
+
+
+cli.add_command(extract_command(analyze_folder))
 
 
 @cli.command("analyze")
 @config_option
-@click.argument("event_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("event_dir", type=click.Path(path_type=Path))
 def analyze_command(config: Config, event_dir: Path) -> None:
     """Write analysis.json, summary.md and chart.png into an event folder, and print the summary."""
-    from analysis.event import EventFolderError
-    from analysis.report import analyze_event, summary_table
-
-    try:
-        analysis = analyze_event(event_dir, config.analysis.pump_threshold, config.analysis.min_trades)
-    except EventFolderError as exc:
-        raise UserError(f"{event_dir}: {exc}") from exc
-    click.echo(summary_table(analysis))
+    click.echo(analyze_folder(config, event_dir))
 
 
 @cli.group("symbols")
@@ -118,15 +136,34 @@ def symbols_refresh(config: Config, markets: str | None) -> None:
 
     from recorder.record import fetch_universe
     from recorder.tls import client_ssl_context
+    from recorder.universe import fetched_when
 
-    universe, upbit_ok = asyncio.run(fetch_universe(config, _markets(config, markets), client_ssl_context(config.tls_ca_file)))
-    for key, count in sorted(universe.counts().items()):
-        state = universe.status.get(key)
-        click.echo(f"{key:16} {count:6d} instruments" + (f"  ({state.source}: {state.error})" if state and state.error else ""))
-    click.echo(f"{universe.total} instruments written to {config.recorder.symbols_file}")
-    failed = [key for key, state in universe.status.items() if not state.ok] + ([] if upbit_ok else ["upbit"])
+    chosen = _markets(config, markets)
+    universe, upbit_ok = asyncio.run(fetch_universe(config, chosen, client_ssl_context(config.tls_ca_file)))
+    for key, state in sorted(universe.status.items()):
+        note = ""
+        if state.source == "previous":
+            note = f"  (previous list, fetched {fetched_when(state.fetched_at)}; FAILED: {state.error})"
+        elif not state.ok:
+            note = f"  (FAILED: {state.error})"
+        click.echo(f"{key:16} {state.kept:6d} instruments{note}")
+    if upbit_ok:
+        click.echo(f"{'upbit KRW list':16} {len(universe.upbit_krw):6d} coins (not recorded)")
+    elif universe.filtered:
+        click.echo(f"{'upbit KRW list':16} {len(universe.upbit_krw):6d} coins "
+                   f"(last known, fetched {fetched_when(universe.upbit_krw_at)}; FAILED: {universe.upbit_error})")
+    else:
+        click.echo(f"{'upbit KRW list':16}  none: every instrument is recorded, UNFILTERED (FAILED: {universe.upbit_error})")
+    path = config.recorder.symbols_file
+    failed = sorted(key for key, state in universe.status.items() if not state.ok) + ([] if upbit_ok else ["upbit"])
+    if not universe.written:
+        kept = "kept as it was" if Path(path).exists() else "not written (there was none)"
+        click.echo(f"pumpwatch: every fetch failed ({', '.join(failed)}): {path} {kept}", err=True)
+        sys.exit(1)
+    click.echo(f"{universe.total} instruments written to {path}")
     if failed:
-        click.echo(f"pumpwatch: fetch failed for {', '.join(sorted(failed))} (previous lists kept where there were any)", err=True)
+        click.echo(f"pumpwatch: fetch failed for {', '.join(failed)}: their previous lists were written where there were any",
+                   err=True)
         sys.exit(1)
 
 
@@ -152,23 +189,37 @@ def record_command(config: Config, markets: str | None) -> None:
 def status_command(config: Config, url: str | None) -> None:
     """Show the running service's status as a table."""
     import json
+    import urllib.parse
     import urllib.request
 
     from pumpwatch.status_table import render
 
     url = url or f"http://{config.service.status_host}:{config.service.status_port}/status"
     try:
+        parts = urllib.parse.urlsplit(url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port that is not a number
+        usable = False
+    if not usable:
+        raise UserError(f"--url {url!r}: expected http://HOST:PORT/status")
+    try:
         with urllib.request.urlopen(url, timeout=5) as response:
             snapshot = json.load(response)
     except OSError as exc:
-        click.echo(f"pumpwatch: no service answering at {url}: {exc}", err=True)
+        click.echo(f"pumpwatch: no service answering at {url}: {getattr(exc, 'reason', exc)}", err=True)
+        sys.exit(1)
+    except ValueError as exc:
+        click.echo(f"pumpwatch: {url} did not answer with a status (JSON): {exc}", err=True)
+        sys.exit(1)
+    if not isinstance(snapshot, dict):
+        click.echo(f"pumpwatch: {url} did not answer with a status (a JSON object)", err=True)
         sys.exit(1)
     click.echo(render(snapshot))
 
 
 @cli.command("demo")
 @config_option(required=False)
-@click.option("--dir", "workdir", type=click.Path(path_type=Path), default=None,
+@click.option("--dir", "workdir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="keep the demo's store and event folder here [a new temporary folder]")
 @click.option("--store", "store_kind", type=click.Choice(["embedded", "questdb"]), default="embedded", show_default=True,
               help="questdb: record into the server of --config (or the default addresses), in tables prefixed pwdemo_")
@@ -177,11 +228,18 @@ def demo_command(config: Config | None, workdir: Path | None, store_kind: str) -
     import asyncio
     import tempfile
 
-    from pumpwatch.demo import run_demo
+    from pumpwatch.demo import DemoError, run_demo
+    from pumpwatch.lock import DataDirBusy
     from recorder.config import StoreConfig
     from recorder.store import StoreError
 
-    workdir = workdir or Path(tempfile.mkdtemp(prefix="pumpwatch-demo-"))
+    if workdir is None:
+        workdir = Path(tempfile.mkdtemp(prefix="pumpwatch-demo-"))
+    else:
+        try:
+            workdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"--dir {workdir}: cannot create the folder: {exc.strerror}") from exc
     # the only parts of a config the demo uses: analysis thresholds, and the QuestDB addresses with --store questdb
     analysis = config.analysis.model_dump() if config is not None else None
     store = None
@@ -189,20 +247,27 @@ def demo_command(config: Config | None, workdir: Path | None, store_kind: str) -
         store = {**(config.store if config is not None else StoreConfig()).model_dump(), "kind": "questdb"}
     try:
         result = asyncio.run(run_demo(workdir, analysis=analysis, store=store, progress=lambda line: click.echo(line, err=True)))
-    except StoreError as exc:
+    except (StoreError, DataDirBusy) as exc:
         raise UserError(str(exc)) from exc
+    except DemoError as exc:
+        click.echo(f"pumpwatch: demo: {exc}", err=True)
+        sys.exit(1)
     click.echo(result.summary)
     click.echo(f"\nevent folder: {result.event_dir}")
     click.echo(f"chart:        {result.event_dir / 'chart.png'}")
 
 
 def _embedded_store(config: Config, **kwargs):
-    """The config's embedded store (these commands work on its files); a QuestDB config is a user error."""
+    """The config's existing embedded store (these commands work on its files); a QuestDB config or no store is a user error."""
     if config.store.kind != "embedded":
         raise UserError(f"this command works on the embedded store; the config names store.kind={config.store.kind}")
     from recorder.store.embedded import EmbeddedStore
 
-    return EmbeddedStore(config.data_path / config.store.embedded_file, retention_s=config.store.retention, **kwargs)
+    try:
+        return EmbeddedStore(config.data_path / config.store.embedded_file, retention_s=config.store.retention, create=False,
+                             **kwargs)
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from exc
 
 
 @cli.group("store")
@@ -229,7 +294,7 @@ def store_migrate(config: Config) -> None:
 @config_option
 def store_compact(config: Config) -> None:
     """Seal everything recorded so far into Parquet, the open hour included (files a running recorder holds open stay hot)."""
-    store = _embedded_store(config, create=False)
+    store = _embedded_store(config)
     try:
         sealed = store.compact()
         left = store.hot_figures()
@@ -244,7 +309,7 @@ def store_stats(config: Config) -> None:
     """Rows, bytes per trade, partitions, oldest and newest trade, hot tier size."""
     from recorder.clock import iso_utc
 
-    store = _embedded_store(config, create=False)
+    store = _embedded_store(config)
     try:
         parts = store.sealed_parts()
         hot = store.hot_figures()
@@ -280,13 +345,9 @@ def sql_command(config: Config, query: str, fmt: str, out: Path | None) -> None:
 
     if fmt == "parquet" and out is None:
         raise UserError("--format parquet needs --out FILE")
-    store = _embedded_store(config, create=False)
+    store = _embedded_store(config)
     try:
-        con = connect(store)
-        try:
-            relation = con.sql(query)
-        except duckdb.Error as exc:
-            raise UserError(f"sql: {exc}") from exc
+        relation = connect(store).sql(query)
         if relation is None:
             return
         if fmt == "parquet":
@@ -300,9 +361,21 @@ def sql_command(config: Config, query: str, fmt: str, out: Path | None) -> None:
                 out.write_text(text, encoding="utf-8")
             else:
                 click.echo(text, nl=False)
+    except duckdb.Error as exc:
+        raise UserError(f"sql: {' '.join(str(exc).split())}") from exc
+    except OSError as exc:
+        raise UserError(f"sql: cannot write {out}: {exc.strerror or exc}") from exc
     finally:
         store.close()
 
 
 def main() -> None:
     cli(prog_name="pumpwatch")
+
+
+def extract_main() -> None:
+    """The `extract` console script: `pumpwatch extract` on its own."""
+    from recorder.logs import setup_logging
+
+    setup_logging("INFO")
+    extract_command(analyze_folder).main(args=sys.argv[1:], prog_name="extract")

@@ -55,6 +55,10 @@ DISCONNECTED = "kucoin.spot"
 its latest 100 trades, so the backfill cannot reach back to the start of the hole and the verdict stays `gap`"""
 
 
+class DemoError(Exception):
+    """The demo did not get its event (the service did not start, a timeout, a failed event): one line, no traceback."""
+
+
 @dataclass
 class DemoResult:
     event_dir: Path
@@ -82,6 +86,17 @@ async def _drive_coin(sim: ExchangeSimulator, announced_ns: int, stop: asyncio.E
             except (ValueError, KeyError):
                 continue
         await asyncio.sleep(0.05)
+
+
+async def _started(task: asyncio.Task, ready: asyncio.Event, timeout: float) -> None:
+    """Wait until the service is ready; raise its own error if it ended first (a store it cannot open)."""
+    waiter = asyncio.ensure_future(ready.wait())
+    done, _ = await asyncio.wait({waiter, task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    if task in done:
+        task.result()
+    if waiter not in done:
+        raise DemoError(f"the service did not start within {timeout:.0f} s; see the log above")
 
 
 def demo_store(store: dict) -> dict:
@@ -136,9 +151,9 @@ async def run_demo(workdir: Path, *, before_s: float = 20.0, after_s: float = 20
         stop_driver = asyncio.Event()
         driver = None
         try:
-            await asyncio.wait_for(ready.wait(), 60)
+            await _started(task, ready, 60)
             if missing := await service.recorder.wait_carried(60):
-                raise RuntimeError(f"the recorder did not subscribe every simulated market within 60 s: {missing}")
+                raise DemoError(f"the recorder did not subscribe every simulated market within 60 s: {missing}")
             where = (f"QuestDB tables {config.store.questdb.table_prefix}*" if config.store.kind == "questdb"
                      else str(workdir))
             say(f"service running: recording {service.recorder.universe.total} instruments into {where}")
@@ -149,18 +164,26 @@ async def run_demo(workdir: Path, *, before_s: float = 20.0, after_s: float = 20
             driver = asyncio.create_task(_drive_coin(sim, announced_ns, stop_driver))
             say(f"recording the {before_s:.0f} s before the announcement...")
             await asyncio.sleep(max(0.0, (announced_ns - time.time_ns()) / S))
-            upbit.publish(TITLE, at=datetime.fromtimestamp(announced_ns // S, tz=UTC))
+            # a folder used before holds the notice ids it saw: a new id, or the watcher would ignore the notice as seen
+            seen = await asyncio.to_thread(service.store.seen_notice_ids)
+            notice_id = upbit.publish(TITLE, at=datetime.fromtimestamp(announced_ns // S, tz=UTC), id=max(seen, default=0) + 1)
             say(f"Upbit publishes: {TITLE}")
             await asyncio.sleep(3.0)
             await sim.disconnect(DISCONNECTED, refuse_for=10.0)
             say(f"{DISCONNECTED} loses its connection (refused for 10 s)")
-            deadline = time.monotonic() + after_s + 60
-            while not service.events and not service.failures and time.monotonic() < deadline:
+            wait_s = after_s + 60
+
+            def mine(outcomes: list[dict]) -> list[dict]:
+                """This run's outcomes: a used folder may hold an unfinished trigger of an earlier run, rescheduled at start."""
+                return [outcome for outcome in outcomes if outcome["notice_id"] == notice_id]
+
+            deadline = time.monotonic() + wait_s
+            while not mine(service.events) and not mine(service.failures) and time.monotonic() < deadline:
                 await asyncio.sleep(0.5)
-            if service.failures:
-                raise RuntimeError(f"the event failed: {service.failures[0]['error']}")
-            if not service.events:
-                raise RuntimeError("the service did not produce an event in time; see the log above")
+            if failed := mine(service.failures):
+                raise DemoError(f"the event failed: {failed[0]['error']}")
+            if not (events := mine(service.events)):
+                raise DemoError(f"the service did not produce an event within {wait_s:.0f} s of the notice; see the log above")
         finally:
             stop_driver.set()
             service.request_stop()
@@ -168,7 +191,7 @@ async def run_demo(workdir: Path, *, before_s: float = 20.0, after_s: float = 20
             await upbit.stop()
             if driver is not None:
                 await driver
-    event_dir = Path(service.events[0]["folder"])
+    event_dir = Path(events[0]["folder"])
     from analysis.report import summary_table
 
     analysis = json.loads((event_dir / "analysis.json").read_text())

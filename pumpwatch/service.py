@@ -20,6 +20,7 @@ import asyncio
 import logging
 import signal
 import time
+import urllib.parse
 from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,9 +28,10 @@ from typing import Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from pumpwatch.lock import DataDirLock
 from pumpwatch.status import StatusServer, process_figures
 from pumpwatch.watcher import ListingWatcher, Trigger
-from recorder.clock import S
+from recorder.clock import S, iso_z
 from recorder.config import Config
 from recorder.loops import LoopThread
 from recorder.markets import MarketSpec
@@ -66,7 +68,10 @@ class Service:
         """started on the control loop, where its timers fire and its jobs run (whatever the ingest loop is doing)"""
         self.status_server: StatusServer | None = None
         self.events: list[dict] = []
+        """the latest events, newest first (at most 20)"""
         self.failures: list[dict] = []
+        self.events_total = 0
+        """every event folder written since start (`events` keeps only the latest)"""
         self.started_at = time.time()
         self._stop = asyncio.Event()
         self._ingest_loop: asyncio.AbstractEventLoop | None = None
@@ -80,7 +85,7 @@ class Service:
         run_date = datetime.fromtimestamp(max(trigger.ready_ns(self.config.extraction) / S, time.time()), tz=UTC)
         self.scheduler.add_job(self.finish_trigger, "date", run_date=run_date, args=[trigger], misfire_grace_time=None,
                                id=f"extract:{trigger.notice_id}:{trigger.coin}", replace_existing=True)
-        LOG.info("extraction of %s scheduled at %s", trigger.coin, run_date.isoformat())
+        LOG.info("extraction of %s scheduled at %s", trigger.coin, iso_z(run_date))
 
     async def finish_trigger(self, trigger: Trigger) -> Path | None:
         """Extract the window, then analyse it; each step's outcome is written to the triggers table. Runs on the control loop."""
@@ -112,6 +117,7 @@ class Service:
             self.failures.append({"coin": trigger.coin, "notice_id": trigger.notice_id, "error": str(exc)[:500]})
             return None
         self.events = [{"coin": trigger.coin, "notice_id": trigger.notice_id, "folder": str(folder)}, *self.events][:20]
+        self.events_total += 1
         LOG.warning("event ready: %s", folder)
         return folder
 
@@ -144,12 +150,29 @@ class Service:
             "service": {"started_at": datetime.fromtimestamp(self.started_at, tz=UTC).isoformat(), "store": self.config.store.kind,
                         "ingest_loop_stalled_s": stalled},
             **recorder,
-            "upbit": {"state": watcher.backoff.state if watcher else "stopped", "polls": watcher.polls if watcher else 0,
-                      "recent_notices": watcher.recent if watcher else []},
-            "events_extracted": len(self.events),
+            "upbit": watcher.status() if watcher else {"state": "stopped"},
+            "events_extracted": self.events_total,
+            "events_failed": len(self.failures),
             "events": self.events,
             "process": process_figures(self._ingest_loop),
         }
+
+    def start_summary(self) -> str:
+        """One line saying what runs: markets, instruments, store, status address, watcher (after the recorder started)."""
+        keys = [spec.key for spec in self.markets]
+        universe = self.recorder.universe_status() if self.recorder else {"instruments": 0, "filtered": False}
+        filtering = (f"filtered by {universe['upbit_krw']} Upbit KRW coins" if universe["filtered"]
+                     else "UNFILTERED: no Upbit KRW list yet")
+        store = self.config.store
+        if store.kind == "embedded":
+            where = f"embedded {self.config.data_path / store.embedded_file}"
+        else:  # the address only: the PGWire URL holds a password
+            pg = urllib.parse.urlsplit(store.questdb.pg)
+            where = f"QuestDB {pg.hostname}:{pg.port} (tables prefixed {store.questdb.table_prefix!r})"
+        status = (f"http://{self.config.service.status_host}:{self.status_server.port}/status" if self.status_server
+                  else "not served")
+        return (f"started: {len(keys)} markets ({', '.join(keys) or 'none'}), {universe['instruments']} instruments ({filtering}), "
+                f"store {where}, status {status}, {'Upbit watcher on' if self.watch else 'recorder only (no Upbit watcher)'}")
 
     async def _tick_ingest_loop(self) -> None:
         """Stamp each turn of the ingest loop: the status thread cannot ask that loop, so it reads how old the stamp is."""
@@ -162,7 +185,17 @@ class Service:
         self._stop.set()
 
     async def run(self, *, install_signals: bool = True, ready: asyncio.Event | None = None) -> None:
-        """Run until `request_stop` (or SIGINT/SIGTERM); then stop everything in order and flush the writer."""
+        """Run until `request_stop` (or SIGINT/SIGTERM); then stop everything in order and flush the writer.
+
+        Raises DataDirBusy, before touching anything, while another process runs on the same data directory."""
+        lock = DataDirLock(self.config.data_path)
+        lock.acquire()
+        try:
+            await self._run(install_signals, ready)
+        finally:
+            lock.release()
+
+    async def _run(self, install_signals: bool, ready: asyncio.Event | None) -> None:
         loop = self._ingest_loop = asyncio.get_running_loop()
         if install_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -174,8 +207,7 @@ class Service:
             self.watcher = await asyncio.to_thread(ListingWatcher, self.config, self.store, self.schedule_extraction, ssl=ssl)
         self.status_server = StatusServer(self.snapshot, self.config.service.status_host, self.config.service.status_port)
         try:
-            port = await self.status_server.start()
-            LOG.info("status on http://%s:%d/status and /metrics", self.config.service.status_host, port)
+            await self.status_server.start()
         except OSError as exc:
             LOG.error("status endpoint not started (%s:%d): %s", self.config.service.status_host, self.config.service.status_port, exc)
             self.status_server = None
@@ -194,6 +226,7 @@ class Service:
         self.control.start()
         try:
             await self.control.run(self._start_control())
+            LOG.info("%s", self.start_summary())
             LOG.info("%d unfinished triggers rescheduled", await asyncio.to_thread(self.reschedule_pending))
             if ready is not None:
                 ready.set()

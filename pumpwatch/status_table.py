@@ -18,6 +18,33 @@ def _lag(median: float | None, highest: float | None) -> str:
     return f"{median:.1f}/{highest:.1f}s"
 
 
+def _universe(universe: dict | None) -> list[str]:
+    if universe is None:
+        return []
+    if universe.get("filtered"):
+        line = (f"universe: {universe.get('instruments', 0)} instruments, filtered by {universe.get('upbit_krw', 0)} Upbit KRW coins "
+                f"(fetched {universe.get('upbit_krw_fetched_at') or 'at an unknown time'})")
+    else:
+        line = (f"universe: UNFILTERED, no Upbit KRW list fetched yet: every instrument is recorded, KRW-listed coins too "
+                f"({universe.get('instruments', 0)})")
+    degraded = universe.get("degraded") or []
+    return [line + (f"; retrying {', '.join(degraded)}" if degraded else "")]
+
+
+def _upbit(upbit: dict) -> list[str]:
+    """The watcher: polling or not, since when it fails and why, when it tries again."""
+    state = upbit.get("state", "?")
+    if state == "stopped":
+        return ["upbit: not watched (recorder only)"]
+    lines = [f"upbit: {state}  polls: {upbit.get('polls', 0)} ({upbit.get('failures_total', 0)} failed, "
+             f"{upbit.get('consecutive_failures', 0)} in a row)  last success: {upbit.get('last_success_at') or 'never'}"]
+    if upbit.get("last_error"):
+        next_poll = upbit.get("next_poll_in_s")
+        lines.append(f"  last error: {upbit.get('last_error_at')} {upbit['last_error']}"
+                     + (f"  next poll in {next_poll:.1f}s" if next_poll is not None else ""))
+    return lines
+
+
 def render(snapshot: dict) -> str:
     rows = [("market", "connected", "conns", "symbols", "trades/s", "last trade", "recv lag med/max", "trades", "rejected")]
     for key, market in sorted(snapshot.get("markets", {}).items()):
@@ -36,7 +63,8 @@ def render(snapshot: dict) -> str:
         f"store: {snapshot.get('service', {}).get('store', '?')}  rows written: {writer.get('rows_written', 0)}  "
         f"write lag: {writer.get('write_lag_s', 0):.3f}s  spool: {writer.get('spool_files', 0)} files "
         f"({writer.get('spool_bytes', 0)} bytes)  lost: {writer.get('rows_lost', 0)}",
-        f"upbit: {upbit.get('state', '?')}  polls: {upbit.get('polls', 0)}",
+        *_universe(snapshot.get("universe")),
+        *_upbit(upbit),
     ]
     lines += [f"  notice {n['id']}: {n['title']}" + (f"  -> KRW {','.join(n['krw_symbols'])}" if n.get("krw_symbols") else "")
               for n in upbit.get("recent_notices", [])[:5]]

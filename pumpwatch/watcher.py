@@ -20,9 +20,10 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from recorder.clock import MS, S
+from recorder.clock import MS, S, iso_utc, iso_z
 from recorder.config import Config, ExtractionConfig
 from recorder.markets import MARKETS
+from recorder.net_errors import describe_error
 from recorder.store.base import NoticeRow, Store, TriggerRow
 from recorder.upbit.announcements import Backoff, Notice, classify_error, fetch_page
 from recorder.upbit.titles import ParsedTitle, parse_title
@@ -84,6 +85,12 @@ class ListingWatcher:
         """the last notices seen, newest first (for status)"""
         self.skipped_notices = 0
         self.polls = 0
+        """requests of the poll loop (the start's catch-up included), failed ones too"""
+        self.failed_polls = 0
+        self.last_success_ns: int | None = None
+        self.last_error: str | None = None
+        self.last_error_ns: int | None = None
+        self.next_poll_ns: int | None = None
         self.poll_started_ns: int | None = None
         """when the latest poll (or catch-up) began, by `clock`: a trigger handed over now came from that poll"""
 
@@ -105,7 +112,7 @@ class ListingWatcher:
         triggers, rows = await asyncio.to_thread(self._store_notice, notice, parsed, now, asyncio.get_running_loop())
         self.seen.add(notice.id)
         self.recent = [{"id": notice.id, "title": notice.title, "listing": parsed.listing,
-                        "krw_symbols": list(parsed.krw_symbols), "first_listed_at": notice.first_listed_at.isoformat()},
+                        "krw_symbols": list(parsed.krw_symbols), "first_listed_at": iso_z(notice.first_listed_at)},
                        *self.recent][:10]
         scheduled = [t for t, r in zip(triggers, rows, strict=True) if r.status == "scheduled"]
         for trigger in scheduled:
@@ -128,7 +135,7 @@ class ListingWatcher:
             if servable and self._due_later(trigger, now):
                 loop.call_soon_threadsafe(self.on_trigger, trigger)
             LOG.warning("KRW listing detected: %s (notice %d, announced %s, detected %.1fs later)%s", trigger.coin, notice.id,
-                        notice.first_listed_at.isoformat(), trigger.latency_ms / 1000, "" if servable else f": not extracted, {why}")
+                        iso_z(notice.first_listed_at), trigger.latency_ms / 1000, "" if servable else f": not extracted, {why}")
         self.store.write_triggers(rows)
         self.store.write_notices([NoticeRow(announced, notice.id, notice.title, _ns(notice.listed_at), now, parsed.listing,
                                             ",".join(parsed.krw_symbols), notice.url)])
@@ -177,7 +184,6 @@ class ListingWatcher:
         return len(fresh)
 
     async def poll_once(self, session: aiohttp.ClientSession) -> list[Trigger]:
-        self.polls += 1
         self.poll_started_ns = self.clock()
         result = await fetch_page(session, self.config.upbit.announcements_base, 1, self.config.upbit.per_page, self.ssl)
         if result.skipped:
@@ -195,6 +201,7 @@ class ListingWatcher:
         timeout = aiohttp.ClientTimeout(total=10)
         async with aiohttp.ClientSession(timeout=timeout, headers={"User-Agent": "pumpwatch"}) as session:
             while not stop.is_set():
+                self.polls += 1
                 try:
                     if not caught_up:
                         handled = await self.catch_up(session)
@@ -203,6 +210,7 @@ class ListingWatcher:
                     else:
                         await self.poll_once(session)
                     state = "ok"
+                    self.last_success_ns = self.clock()
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
@@ -210,9 +218,31 @@ class ListingWatcher:
                     if state is None:
                         LOG.exception("upbit: unexpected error while polling; continuing")
                         state = "bad_response"
+                    self.failed_polls += 1
+                    self.last_error, self.last_error_ns = describe_error(exc), self.clock()
                 change = self.backoff.record(state)
                 if change is not None:
                     log = LOG.info if change.current == "ok" else LOG.warning
-                    log("upbit: poll state %s -> %s (consecutive failures: %d)", change.previous, change.current, change.failures)
+                    log("upbit: poll state %s -> %s (consecutive failures: %d)%s", change.previous, change.current, change.failures,
+                        "" if change.current == "ok" else f": {self.last_error}")
+                delay = self.backoff.next_delay()
+                self.next_poll_ns = self.clock() + round(delay * S)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self.backoff.next_delay())
+                    await asyncio.wait_for(stop.wait(), timeout=delay)
+        self.next_poll_ns = None
+
+    def status(self) -> dict:
+        """The watcher's part of /status: is it polling, since when does it fail and why, when is the next try.
+
+        Read from the status thread: plain attributes the control loop rebinds, never mutates in place."""
+        now, next_poll = self.clock(), self.next_poll_ns
+        return {
+            "state": self.backoff.state, "polls": self.polls, "failures_total": self.failed_polls,
+            "consecutive_failures": self.backoff.failures,
+            "last_success_at": iso_utc(self.last_success_ns, "s") if self.last_success_ns else None,
+            "last_error": self.last_error,
+            "last_error_at": iso_utc(self.last_error_ns, "s") if self.last_error_ns else None,
+            "next_poll_at": iso_utc(next_poll, "ms") if next_poll else None,
+            "next_poll_in_s": round(max(0, next_poll - now) / S, 3) if next_poll else None,
+            "skipped_notices": self.skipped_notices, "recent_notices": self.recent,
+        }

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationError, field_validator, model_validator
 from pydantic.functional_validators import BeforeValidator
 
 from recorder.markets import MARKETS, MarketSpec
@@ -139,6 +139,20 @@ class ExtractionConfig(_Strict):
     after: Duration = 20.0
     settle: Duration = 5.0
     events_dir: str | None = None
+    max_window: Duration = 6 * 3600.0
+    """the longest window `extract` accepts (before + after): a typo like `--before 400d` is refused, not read for hours"""
+    max_ahead: Duration = 3600.0
+    """how far in the future `extract --at` may lie: a wrong year is refused, not waited for"""
+
+    @model_validator(mode="after")
+    def _window_within_limits(self) -> ExtractionConfig:
+        """The service extracts `before` + `after`: the same bounds as `extract`'s, checked when the config loads."""
+        window = f"before + after ({format_duration(self.before)} + {format_duration(self.after)})"
+        if self.before + self.after <= 0:
+            raise ValueError(f"{window} is an empty window")
+        if self.before + self.after > self.max_window:
+            raise ValueError(f"{window} is longer than max_window ({format_duration(self.max_window)})")
+        return self
 
 
 class AnalysisConfig(_Strict):
@@ -189,6 +203,15 @@ def _describe(error: dict) -> str:
     return f"{key}: {message} (got {error.get('input')!r})" if "got" not in message else f"{key}: {message}"
 
 
+def _yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
+    """One line naming the file, line and column: PyYAML's own message spans lines and names `<unicode string>`."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+    parts = [getattr(exc, "context", None), getattr(exc, "problem", None)]
+    reason = ", ".join(part for part in parts if part) or str(exc)
+    return f"{where}: not valid YAML: {' '.join(reason.split())}"
+
+
 def load_config(path: str | Path | None = None) -> Config:
     """Read and validate a YAML config; raise ConfigError with every problem named."""
     path = Path(path) if path is not None else DEFAULT_CONFIG
@@ -196,14 +219,17 @@ def load_config(path: str | Path | None = None) -> Config:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if raw is None:
-        raw = {}
+        raise ConfigError(_yaml_problem(path, exc)) from None
+    if raw is None:  # an empty or all-comments file is a mistake (a wrong path, a truncated file), not "all defaults"
+        raise ConfigError(f"{path}: the config file has no keys (empty or only comments); "
+                          "config/pumpwatch.yaml lists every key with its default")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(raw).__name__}")
     try:

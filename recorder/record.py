@@ -16,20 +16,23 @@ from pathlib import Path
 
 import aiohttp
 
+from recorder.clock import iso_z
 from recorder.config import Config, format_duration
 from recorder.coverage import CoverageTracker
 from recorder.feeds.events import TradeCallback
 from recorder.feeds.market import MarketFeeds
 from recorder.gaps import DisconnectTracker
 from recorder.instruments.model import Instrument
+from recorder.logs import ChangeLog
 from recorder.markets import MarketSpec
+from recorder.net_errors import describe_error
 from recorder.normalize import Normalizer
 from recorder.ratelimited_log import RateLimitedLog
 from recorder.repair import Repairer
 from recorder.store.base import Store
 from recorder.tls import client_ssl_context
 from recorder.trade_path import MarketState, TradePath
-from recorder.universe import Universe, make_fetcher, read_symbols_yaml, refresh
+from recorder.universe import Universe, fetched_when, make_fetcher, refresh
 from recorder.upbit.announcements import fetch_market_all
 from recorder.writer import StoreWriter
 
@@ -37,36 +40,55 @@ LOG = logging.getLogger(__name__)
 DEGRADED_RETRY_S = 60.0
 
 
-async def fetch_universe(config: Config, markets: Iterable[MarketSpec], ssl) -> tuple[Universe, bool]:
+async def fetch_universe(config: Config, markets: Iterable[MarketSpec], ssl, log: ChangeLog | None = None) -> tuple[Universe, bool]:
     """Upbit's KRW coins + every market's instruments → the universe, written to `recorder.symbols_file`.
 
-    A market whose fetch fails keeps its previous list (loudly); if Upbit's market list fails, the
-    previous file is kept as it is, or, with none, every instrument is recorded until Upbit answers.
-    The flag says whether Upbit's market list was fetched.
+    The exchanges are fetched whatever Upbit does. A market whose fetch fails keeps its previous list;
+    without Upbit's market list the last known KRW set (stored in the file) filters, and with none
+    ever known every instrument is recorded, unfiltered. `log` (kept by a caller that retries) says
+    each of these once per change of state. The flag says whether Upbit's market list was fetched.
     """
+    log = log or ChangeLog(LOG)
     markets = list(markets)
     path = Path(config.recorder.symbols_file)
     rest_bases = {spec.key: config.exchanges.market(spec).rest_base for spec in markets}
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        upbit_error = None
         try:
-            krw = await fetch_market_all(session, config.upbit.api_base, ssl=ssl)
+            krw: set[str] | None = await fetch_market_all(session, config.upbit.api_base, ssl=ssl)
         except Exception as exc:
-            if path.exists():
-                LOG.error("universe: Upbit market list unavailable (%s): keeping %s as it is", exc, path)
-                return read_symbols_yaml(path), False
-            LOG.error("universe: Upbit market list unavailable (%s) and no previous %s: recording EVERY instrument "
-                      "until Upbit answers", exc, path)
-            krw = set()
-            upbit_ok = False
-        else:
-            upbit_ok = True
-        universe, status = await refresh(
-            path, upbit_krw=krw, fetch=make_fetcher(session, rest_bases, ssl=ssl), markets=markets,
+            krw, upbit_error = None, describe_error(exc)
+        universe, _ = await refresh(
+            path, upbit_krw=krw, fetch=make_fetcher(session, rest_bases, ssl=ssl), markets=markets, upbit_error=upbit_error,
             quotes=config.recorder.quotes, tail=timedelta(seconds=config.recorder.listed_tail), now=datetime.now(UTC),
         )
-    for key, state in sorted(status.items()):
-        LOG.info("universe: %s: %s, %d listed, %d kept", key, state.source, state.listed, state.kept)
-    return universe, upbit_ok
+    _report(universe, path, log)
+    return universe, universe.upbit_error is None
+
+
+def _report(universe: Universe, path: Path, log: ChangeLog) -> None:
+    """The refresh's outcome in the log, each condition once per change of state."""
+    upbit_error = universe.upbit_error
+    if upbit_error is None:
+        log.recovered("upbit", "universe: Upbit market list fetched again (%d KRW coins)", len(universe.upbit_krw))
+    elif universe.filtered:
+        log.change("upbit", "stale", "universe: Upbit market list unavailable (%s): filtering with the last known Upbit KRW "
+                   "list (%d coins, fetched %s, stored in %s)", upbit_error, len(universe.upbit_krw),
+                   fetched_when(universe.upbit_krw_at), path)
+    else:
+        log.change("upbit", "unfiltered", "universe: Upbit market list unavailable (%s) and none was ever fetched: "
+                   "recording EVERY instrument, unfiltered, until Upbit answers", upbit_error)
+    for key, state in sorted(universe.status.items()):
+        if state.ok:
+            log.recovered(key, "universe: %s instrument list fetched again", key)
+        elif state.source == "previous":
+            log.change(key, state.source, "universe: %s instrument fetch FAILED (%s): keeping the previous list of %d "
+                       "instruments (fetched %s)", key, state.error, state.listed, fetched_when(state.fetched_at))
+        else:
+            log.change(key, state.source, "universe: %s instrument fetch FAILED (%s) and there is no previous list: "
+                       "this market records nothing", key, state.error)
+        log.change(f"{key} counts", (state.source, state.listed, state.kept), "universe: %s: %s, %d listed, %d kept",
+                   key, state.source, state.listed, state.kept, level=logging.INFO)
 
 
 class Recorder:
@@ -86,16 +108,25 @@ class Recorder:
         self.states: dict[str, MarketState] = {}
         self.universe: Universe | None = None
         self._lag_log = RateLimitedLog(LOG, 60.0)
+        self._universe_log = ChangeLog(LOG)
+        self._rate_log = ChangeLog(LOG)
+        """the universe's failures and recoveries, once per change however often the list is retried"""
         self.upbit_ok = False
         self._tasks: list[asyncio.Task] = []
 
     # --- the universe --------------------------------------------------------------------------
     async def refresh_universe(self) -> Universe:
         """Re-fetch Upbit's KRW list and every market's instruments; subscribe what is new, unsubscribe what left."""
-        universe, self.upbit_ok = await fetch_universe(self.config, self.markets, self.ssl)
-        return await self._apply(universe)
+        universe, self.upbit_ok = await fetch_universe(self.config, self.markets, self.ssl, self._universe_log)
+        await self._apply(universe)
+        if degraded := self.degraded():
+            self._universe_log.change("retry", tuple(degraded), "universe: retrying %s every %.0fs (the hourly refresh aside)",
+                                      ", ".join(degraded), DEGRADED_RETRY_S, level=logging.WARNING)
+        else:
+            self._universe_log.recovered("retry", "universe: every list fetched; retries stop")
+        return universe
 
-    async def _apply(self, universe: Universe) -> Universe:
+    async def _apply(self, universe: Universe) -> None:
         self.universe = universe
         for spec in self.markets:
             state = self.states.get(spec.key)
@@ -113,7 +144,6 @@ class Recorder:
                 if dropped:
                     await state.feeds.remove_instruments(dropped)
                     self.disconnects.forget(spec.exchange, spec.market, dropped)
-        return universe
 
     # --- trades --------------------------------------------------------------------------------
     def instrument_of(self, market_key: str, symbol: str) -> Instrument | None:
@@ -149,9 +179,6 @@ class Recorder:
         universe = await self.refresh_universe()
         for spec in self.markets:
             state = self._start_market(spec, universe.instruments(spec.key))
-            if not universe.instruments(spec.key):
-                LOG.error("%s: no instruments to record yet; retrying the instrument list every %.0fs", spec.key,
-                          DEGRADED_RETRY_S)
             assert state.feeds is not None
             await state.feeds.start()
         gc.freeze()  # startup objects (instrument tables, feeds) live forever: keep the collector off them
@@ -231,7 +258,7 @@ class Recorder:
                 "symbols": conn["symbols"],
                 "listed": len(state.feeds.instruments) if state.feeds else 0,
                 "trades_total": state.trades,
-                "trades_per_s": round(state.rate, 2),
+                "trades_per_s": round(state.trades_per_s(lag, now), 2),
                 "last_trade_age_s": round((now - state.last_trade_ns) / 1e9, 3) if state.last_trade_ns else None,
                 "receive_lag_median_s": lag.median_s if lag else None,
                 "receive_lag_max_s": lag.max_s if lag else None,
@@ -243,15 +270,33 @@ class Recorder:
                   "write_lag_s": round(stats.last_write_lag_s, 4), "spool_files": len(self.writer.spool),
                   "spool_bytes": self.writer.spool.bytes, "rows_lost": stats.rows_lost, "backlog_batches": self.writer.backlog(),
                   "queued_rows": self.writer.queued_rows}
-        return {"markets": markets, "writer": writer, "gaps": {**vars(self.repairer.stats), "queued": self.repairer.queued()}}
+        return {"markets": markets, "writer": writer, "gaps": {**vars(self.repairer.stats), "queued": self.repairer.queued()},
+                "universe": self.universe_status()}
+
+    def universe_status(self) -> dict:
+        """What the recorder records from: `filtered` is False while no Upbit KRW list was ever fetched (every coin recorded)."""
+        universe = self.universe
+        return {"instruments": universe.total if universe else 0, "filtered": bool(universe and universe.filtered),
+                "upbit_krw": len(universe.upbit_krw) if universe else 0,
+                "upbit_krw_fetched_at": iso_z(universe.upbit_krw_at) if universe and universe.upbit_krw_at else None,
+                "upbit_ok": self.upbit_ok, "degraded": self.degraded() if universe else []}
 
     def log_rates(self) -> None:
+        """The periodic rate line of each market with a connection or trades; the idle ones in one line, when that set changes."""
         connected = self.coverage.connected()
+        idle = []
         for key, state in sorted(self.states.items()):
             rate = state.sample_rate()
             conn = connected.get(key, {"connections": 0, "symbols": 0})
+            if not rate and not conn["connections"]:
+                idle.append(key)
+                continue
             LOG.info("rate %s: %.1f trades/s, %d connections, %d symbols, %d rejected", key, rate, conn["connections"],
                      conn["symbols"], sum(state.normalizer.rejected.values()))
+        if idle:
+            self._rate_log.change("idle", tuple(idle), "rate: no connection and no trades on %s", ", ".join(idle), level=logging.INFO)
+        else:
+            self._rate_log.recovered("idle", "rate: every market has a connection or trades again")
 
     def warn_receive_lag(self) -> None:
         """A WARNING, at most once a minute per market, while a market's receive lag over the last minute passes

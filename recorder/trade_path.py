@@ -11,9 +11,10 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from recorder.clock import S
 from recorder.feeds.market import MarketFeeds
 from recorder.gaps import GapDetector, id_hint
-from recorder.lag import ReceiveLag
+from recorder.lag import WINDOW_S, LagWindow, ReceiveLag
 from recorder.markets import MarketSpec
 from recorder.normalize import Normalizer
 from recorder.sinks import TRADES, Sink
@@ -31,16 +32,21 @@ class MarketState:
         self.last_trade_ns = 0
         self.last_received_mono = 0.0
         self.lag = ReceiveLag()
+        self.started_ns = time.time_ns()
         self._rate_mark = (time.monotonic(), 0)
-        self.rate = 0.0
+
+    def trades_per_s(self, lag: LagWindow | None, now_ns: int) -> float:
+        """Trades per second over the last minute, or over the time since start while that is shorter."""
+        if lag is None:
+            return 0.0
+        return lag.trades / max(1.0, min(float(WINDOW_S), (now_ns - self.started_ns) / S))
 
     def sample_rate(self) -> float:
+        """Trades per second since the previous call (the periodic rate line)."""
         now, count = time.monotonic(), self.trades
         then, before = self._rate_mark
-        if now - then > 0:
-            self.rate = (count - before) / (now - then)
         self._rate_mark = (now, count)
-        return self.rate
+        return (count - before) / (now - then) if now > then else 0.0
 
 
 class RowWriter(Protocol):

@@ -41,7 +41,7 @@ from typing import Any
 import aiohttp
 from cryptofeed.types import Trade
 
-from recorder.clock import S
+from recorder.clock import S, iso_utc
 from recorder.instruments.common import entries
 from recorder.instruments.model import Instrument
 from recorder.markets import BY_KEY, MarketSpec
@@ -358,8 +358,8 @@ async def latest(walk: _Walk, start_ns: int, end_ns: int) -> BackfillResult:
     oldest = min(e.ts_ns for e in answer)
     kept = [e for e in answer if start_ns <= e.ts_ns <= end_ns]
     covered = oldest < start_ns
-    note = (f"recent trades: {len(kept)} in the window; the answer reaches back to {oldest}, "
-            f"{'before' if covered else 'after'} the window's start {start_ns}")
+    note = (f"recent trades: {len(kept)} in the window; the answer reaches back to {iso_utc(oldest, 'ms')}, "
+            f"{'before' if covered else 'after'} the window's start {iso_utc(start_ns, 'ms')}")
     return walk.finish(kept, covered, note)
 
 

@@ -35,6 +35,7 @@ from recorder.feeds.endpoints import TLSHTTPConn, rewrite_url
 from recorder.feeds.supervised_ws import SupervisedWS
 from recorder.instruments import cryptofeed_symbols
 from recorder.markets import MarketSpec
+from recorder.net_errors import describe_error
 
 if TYPE_CHECKING:
     from recorder.feeds.market import ShardRuntime
@@ -98,8 +99,8 @@ class _RecorderFeedMixin:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self._pw_runtime.owner.log.warning("%s: subscribe failed (%s: %s); closing the socket to reconnect",
-                                               getattr(conn, "logical_id", conn.uuid), type(exc).__name__, exc)
+            self._pw_runtime.owner.log.warning("%s: subscribe failed (%s); closing the socket to reconnect",
+                                               getattr(conn, "logical_id", conn.uuid), describe_error(exc))
             with suppress(Exception):
                 await conn.close()
             return

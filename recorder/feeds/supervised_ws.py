@@ -23,6 +23,7 @@ from cryptofeed.exceptions import ConnectionClosed
 from websockets.exceptions import ConnectionClosed as WebsocketsClosed
 
 from recorder.backoff import Backoff
+from recorder.net_errors import describe_error
 
 if TYPE_CHECKING:
     from recorder.feeds.market import ShardRuntime
@@ -59,8 +60,8 @@ class SupervisedWS(WSAsyncConn):
                 self.backoff.failed()
                 failures = self.backoff.failures
                 if failures <= 3 or failures % 10 == 0:
-                    self.runtime.owner.log.warning("%s: connect to %s failed (%d in a row): %s: %s; retrying with backoff (cap %.0fs)",
-                                                   self.logical_id, self.address.split("?")[0], failures, type(exc).__name__, exc,
+                    self.runtime.owner.log.warning("%s: connect to %s failed (%d in a row): %s; retrying with backoff (cap %.0fs)",
+                                                   self.logical_id, self.address.split("?")[0], failures, describe_error(exc),
                                                    self.backoff.cap)
 
     @asynccontextmanager

@@ -20,6 +20,7 @@ from recorder.exchanges import EXCHANGES, market_hooks
 from recorder.instruments.common import Endpoint, ParseResult
 from recorder.instruments.model import Instrument
 from recorder.markets import MarketSpec
+from recorder.net_errors import describe_error
 
 LOG = logging.getLogger(__name__)
 REQUEST_TIMEOUT_S = 30.0
@@ -73,7 +74,7 @@ async def _get_json(spec: MarketSpec, session: aiohttp.ClientSession, url: str, 
     except InstrumentFetchError:
         raise
     except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
-        raise InstrumentFetchError(spec.key, shown, f"{type(exc).__name__}: {exc}") from exc
+        raise InstrumentFetchError(spec.key, shown, describe_error(exc)) from exc
     try:
         payload = json.loads(body)
     except ValueError as exc:
@@ -125,5 +126,5 @@ async def fetch_instruments(spec: MarketSpec, rest_base: str | None, session: ai
         LOG.warning("%s: %d malformed instrument entries skipped (%s); e.g. %s", spec.key, result.malformed,
                     result.summary(), "; ".join(result.examples.values()))
     else:
-        LOG.info("%s: %s", spec.key, result.summary())
+        LOG.debug("%s: %s", spec.key, result.summary())  # the caller logs the counts when they change
     return result.instruments

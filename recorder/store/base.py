@@ -11,6 +11,7 @@ from typing import NamedTuple, Protocol
 
 import pyarrow as pa
 
+from recorder.clock import iso_utc
 from recorder.trade_row import TradeRow
 
 
@@ -60,6 +61,11 @@ class GapRow(NamedTuple):
     status: str
     """`open`, `backfilled`, `partial`, `unrecoverable`"""
     recovered: int
+
+    def __str__(self) -> str:
+        """How a log line names a gap: its instrument, kind and span in UTC, never raw epoch nanoseconds."""
+        return (f"{self.exchange}.{self.market} {self.symbol} {self.kind} gap {iso_utc(self.ts, 'ms')} to "
+                f"{iso_utc(self.end_ts, 'ms')} ({self.status})")
 
 
 class NoticeRow(NamedTuple):

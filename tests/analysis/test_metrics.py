@@ -152,6 +152,23 @@ def test_bars_are_ohlc_per_second() -> None:
     assert bars.loc[1]["trades"] == 0 and np.isnan(bars.loc[1]["open"])
 
 
+def test_a_long_window_builds_bars_only_where_there_are_trades() -> None:
+    """400 days of window, a handful of trades: the bars built follow the trades, not the window's length."""
+    day_ms = 86_400_000
+    rows = [(-300 * day_ms, 9.0, 1, "buy"), *flat(), (800, 10.5, 1, "buy"), (850, 10.6, 1, "buy"), (900, 10.7, 1, "buy")]
+    window = (T - 400 * 86_400 * NS_PER_S, T + 6 * 3600 * NS_PER_S)
+    out = market_metrics(frame(rows), T, window=window)
+    assert [b["second"] for b in out["bars"]] == [-300 * 86_400, *range(-19, 0), 0]
+    assert out["bars"][-1]["trades"] == 3 and out["reaction_ms"] == 0
+    assert len(second_bars(frame(rows), T, -400 * 86_400, 6 * 3600)) == 21
+    assert len(second_bars(frame([]), T, -400 * 86_400, 6 * 3600)) == 0
+
+
+def test_a_stray_trade_far_outside_a_short_window_adds_one_bar_not_a_year_of_them() -> None:
+    bars = second_bars(frame([(-365 * 86_400_000, 10.0, 1.0, "buy"), (100, 10.0, 1.0, "buy")]), T, -20, 19)
+    assert bars.index.tolist() == [-365 * 86_400, 0]
+
+
 offsets = st.integers(min_value=-20_000, max_value=19_999)
 prices = st.floats(min_value=8.0, max_value=14.0, allow_nan=False)
 trade = st.tuples(offsets, prices, st.floats(min_value=0.01, max_value=100), st.sampled_from(["buy", "sell"]))

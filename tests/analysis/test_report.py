@@ -38,7 +38,7 @@ def test_listing_event_writes_analysis_summary_and_chart(builder: EventBuilder) 
     assert on_disk == json.loads(json.dumps(result))
     assert on_disk["coin"] == "TIA"
     assert on_disk["announced_at"] == "2026-11-20T05:00:00.000000000Z"
-    assert on_disk["announced_at_kst"] == "2026-11-20 14:00:00 KST"
+    assert on_disk["announced_at_kst"] == "2026-11-20T14:00:00.000000+09:00"  # ISO 8601, as metadata.json writes it
     assert on_disk["parameters"]["pump_threshold"] == 0.03 and on_disk["parameters"]["min_trades"] == 3
     assert on_disk["files"] == {"analysis": "analysis.json", "summary": "summary.md", "chart": "chart.png"}
     assert len(on_disk["markets"]) == 12
@@ -51,7 +51,7 @@ def test_listing_event_writes_analysis_summary_and_chart(builder: EventBuilder) 
     assert on_disk["taker_orders"]["largest"][0]["exchange"] == "binance"
 
     summary = (folder / "summary.md").read_text(encoding="utf-8")
-    assert summary.startswith("# TIA: Upbit KRW listing announced 2026-11-20 14:00:00 KST")
+    assert summary.startswith("# TIA: Upbit KRW listing announced 2026-11-20T14:00:00.000000+09:00")
     assert "**First pump: binance futures** at +800 ms (bar +0 s), peak +25.0 % at +3,200 ms." in summary
     assert "| 1 | binance futures | complete | 0 | +800 | +25.0 % | +3,200 |" in summary
     assert "| 2 | binance spot | complete | 2,000 | +2,100 |" in summary
@@ -104,6 +104,19 @@ def test_empty_reference_window_uses_the_last_trade_before(builder: EventBuilder
     )
 
 
+def test_a_long_window_with_few_trades_stays_small(builder: EventBuilder) -> None:
+    """`--before 400d` once made analysis build a row per second of the window per market (8.8 GB); now rows follow trades."""
+    builder.before_s = 400 * 86_400
+    builder.after_s = 6 * 3600
+    listing(builder)
+    builder.trade("gate", "futures", -200 * 86_400_000, 10.0)
+    builder.trade("gate", "futures", 5 * 3600_000, 10.0)
+    analysis = analyze_event(builder.write())
+    bars = sum(len(m["bars"]) for m in analysis["markets"])
+    assert 0 < bars <= analysis["trades"]
+    assert analysis["first_pump"]["exchange"] == "binance" and analysis["first_pump"]["first_pump_trade_ms"] == 800.0
+
+
 def test_an_event_without_trades_still_gets_all_three_files(builder: EventBuilder) -> None:
     folder = builder.write()
     analysis = analyze_event(folder)
@@ -150,8 +163,37 @@ def test_reads_a_folder_written_by_the_extractor(tmp_path: Path) -> None:
     folder = event_folder.write_event(tmp_path, "TIA_test", table, metadata)
     analysis = analyze_event(folder)
     assert analysis["first_pump"]["exchange"] == "gate" and analysis["first_pump"]["first_pump_trade_ms"] == 700.0
+    timeparse = pytest.importorskip("extractor.timeparse")
+    assert analysis["announced_at_kst"] == timeparse.iso_kst(T)  # one time format in every file of the folder
 
 
 def test_importing_the_package_does_not_import_pandas_or_matplotlib() -> None:
     code = "import sys, analysis; assert 'pandas' not in sys.modules and 'matplotlib' not in sys.modules, sorted(sys.modules)"
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
+
+@pytest.mark.parametrize("window", [(0, 0), (0, 20), (20, 0), (0.001, 0), (20, 20), (3600, 7200)])
+def test_analysis_never_warns(builder: EventBuilder, window: tuple[float, float]) -> None:
+    """A warning (matplotlib's singular limits on a zero-length window, pandas, numpy) would reach the user with a source path."""
+    import warnings
+
+    builder.before_s, builder.after_s = window
+    if window == (20, 20):
+        listing(builder)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        analysis = analyze_event(builder.write())
+    assert [str(w.message) for w in caught] == []
+    assert analysis["files"]["chart"] == "chart.png" and "chart_error" not in analysis
+
+
+def test_a_chart_failure_is_recorded_and_logged_in_one_line(builder: EventBuilder, monkeypatch, caplog) -> None:
+    import analysis.chart
+
+    def fail(*_args, **_kwargs):
+        raise RuntimeError("no fonts")
+
+    monkeypatch.setattr(analysis.chart, "render_chart", fail)
+    result = analyze_event(listing(builder).write())
+    assert result["chart_error"] == "RuntimeError: no fonts" and result["files"]["chart"] is None
+    assert [(r.levelname, r.exc_info is None) for r in caplog.records if r.levelno >= 20] == [("WARNING", True)]

@@ -79,3 +79,35 @@ def test_kill_9_loses_nothing_older_than_a_second(sims, tmp_path):
     for coin in {t["base"] for t in sent}:
         stored |= set(store.read_window(coin, 0, 2**62).column("trade_id").to_pylist())
     assert old_enough and old_enough <= stored, f"lost {len(old_enough - stored)} of {len(old_enough)}"
+
+
+def test_a_second_run_or_record_on_the_same_data_directory_is_refused_naming_the_first(tmp_path):
+    exchanges = "".join(f"  {name}:\n    spot: {{enabled: false}}\n    futures: {{enabled: false}}\n"
+                        for name in ("binance", "bybit", "okx", "kucoin", "gate", "phemex"))
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data_dir: {tmp_path / 'data'}\nrecorder:\n  symbols_file: {tmp_path / 'symbols.yaml'}\n"
+                      f"service:\n  log_dir: {tmp_path / 'logs'}\n  status_port: 0\n"
+                      f"upbit:\n  api_base: http://127.0.0.1:1\n  announcements_base: http://127.0.0.1:1\nexchanges:\n{exchanges}")
+    log = tmp_path / "first.log"
+    with log.open("w") as out:
+        first = subprocess.Popen([*PUMPWATCH, "run", "--config", str(config)], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        eventually(lambda: "started:" in log.read_text(), timeout=60, what=lambda: f"the first service started: {log.read_text()}")
+        for command in ("run", "record"):
+            second = subprocess.run([*PUMPWATCH, command, "--config", str(config)], capture_output=True, text=True, timeout=30)
+            assert second.returncode == 2, second.stderr
+            assert second.stderr == (f"pumpwatch: {tmp_path / 'data'} is in use by pumpwatch process {first.pid} "
+                                     f"(lock {tmp_path / 'data' / 'pumpwatch.lock'}); stop it, or give this one "
+                                     "another data_dir\n")
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(60) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+    again = subprocess.Popen([*PUMPWATCH, "record", "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:  # the lock went with the process: a new one starts
+        eventually(lambda: (tmp_path / "data" / "pumpwatch.lock").read_text().strip() == str(again.pid), timeout=60,
+                   what="the new process holding the lock")
+    finally:
+        again.send_signal(signal.SIGTERM)
+        again.wait(60)

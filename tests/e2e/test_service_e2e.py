@@ -74,3 +74,12 @@ def test_demo_scenario_names_the_right_first_venue_and_flags_the_disconnected_on
     assert unranked == {DISCONNECTED: "gap"}
     assert (result.event_dir / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "binance futures" in result.summary
+
+
+def test_the_demo_runs_again_in_the_folder_of_a_previous_run(tmp_path):
+    from pumpwatch.demo import run_demo
+
+    runs = [asyncio.run(run_demo(tmp_path, before_s=3.0, after_s=3.0, symbols=3, progress=lambda line: None)) for _ in range(2)]
+    first, second = runs
+    assert second.event_dir != first.event_dir and second.event_dir.parent == first.event_dir.parent
+    assert second.metadata["notice_id"] != first.metadata["notice_id"]

@@ -176,3 +176,22 @@ def test_a_backfilled_disconnect_makes_the_verdict_backfilled_and_a_partial_one_
     okx, gate = markets[("okx", "spot")]["coverage"], markets[("gate", "spot")]["coverage"]
     assert okx["verdict"] == "backfilled" and okx["gaps"][0]["recovered"] == 12
     assert gate["verdict"] == "gap" and gate["gaps"][0]["status"] == "partial"
+
+
+def test_a_coin_nobody_carried_is_refused_without_a_folder_unless_allowed(env, caplog):
+    from extractor.extract import NothingRecorded
+
+    config, store, out = env
+    store.write_coverage(session("binance", "spot", "a", T - 3600 * S, T + 3600 * S, ["TIA-USDT", "BTC-USDT"]))
+    store.write_trades([trade(T, "1")])
+    with pytest.raises(NothingRecorded, match="NOPE"):
+        extract_event(store, config, EventRequest("NOPE", T, 20, 20), out, allow_empty=False)
+    with pytest.raises(NothingRecorded, match="was the recorder running"):  # nothing connected at all: not the ticker's fault
+        extract_event(store, config, EventRequest("TIA", T + 86_400 * S, 20, 20), out, allow_empty=False)
+    assert not out.exists()
+    assert extract_event(store, config, EventRequest("TIA", T, 20, 20), out, allow_empty=False).exists()
+    # the service's call: the empty event is written (its verdicts are the record), and the log says why it is empty
+    folder = extract_event(store, config, EventRequest("NOPE", T, 20, 20), out)
+    _, markets = _markets(folder)
+    assert {m["coverage"]["verdict"] for m in markets.values()} == {"not_listed", "not_connected"}
+    assert any("NOPE" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)

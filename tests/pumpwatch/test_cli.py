@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -90,3 +91,55 @@ def test_an_unreachable_questdb_is_one_line_and_status_2_for_run_record_extract_
         assert result.exit_code == 2, (args, result.output)
         assert result.output.strip().splitlines()[-1] == (
             "pumpwatch: cannot connect to QuestDB PGWire at 127.0.0.1:1: Connection refused"), (args, result.output)
+
+
+def _offline_config(tmp_path) -> Path:
+    """Two markets and Upbit on a closed port: `symbols refresh` without internet."""
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data_dir: {tmp_path}\nrecorder:\n  symbols_file: {tmp_path / 'symbols.yaml'}\n"
+                      "upbit:\n  api_base: http://127.0.0.1:1\nexchanges:\n"
+                      "  binance:\n    spot:\n      rest_base: http://127.0.0.1:1\n"
+                      "  okx:\n    futures:\n      rest_base: http://127.0.0.1:1\n")
+    return config
+
+
+def test_symbols_refresh_offline_says_what_failed_and_that_no_file_was_written(tmp_path):
+    result = CliRunner().invoke(cli, ["symbols", "refresh", "--config", str(_offline_config(tmp_path)),
+                                      "--markets", "binance.spot,okx.futures"])
+    assert result.exit_code == 1, result.output
+    assert "instruments written" not in result.output
+    assert not (tmp_path / "symbols.yaml").exists()
+    assert "cannot connect to 127.0.0.1:1: Connection refused" in result.stdout
+    assert result.stderr.splitlines()[-1] == (
+        f"pumpwatch: every fetch failed (binance.spot, okx.futures, upbit): {tmp_path / 'symbols.yaml'} not written (there was none)")
+
+
+def test_symbols_refresh_offline_keeps_the_previous_file_as_it_was(tmp_path):
+    from datetime import UTC, datetime
+
+    from recorder.instruments.model import Instrument
+    from recorder.universe import Universe, write_symbols_yaml
+
+    previous = Universe(datetime(2026, 11, 1, tzinfo=UTC), markets={"binance.spot": [
+        Instrument("binance", "spot", "TIA-USDT", "TIAUSDT", "TIA", "USDT")]}, upbit_krw=frozenset({"BTC"}))
+    write_symbols_yaml(tmp_path / "symbols.yaml", previous, previous.generated_at)
+    before = (tmp_path / "symbols.yaml").read_text()
+    result = CliRunner().invoke(cli, ["symbols", "refresh", "--config", str(_offline_config(tmp_path)),
+                                      "--markets", "binance.spot,okx.futures"])
+    assert result.exit_code == 1, result.output
+    assert (tmp_path / "symbols.yaml").read_text() == before
+    assert "binance.spot" in result.stdout and "1 instruments  (previous list" in result.stdout
+    assert result.stderr.splitlines()[-1] == (
+        f"pumpwatch: every fetch failed (binance.spot, okx.futures, upbit): {tmp_path / 'symbols.yaml'} kept as it was")
+
+
+def test_a_demo_that_times_out_says_so_in_one_line_without_a_traceback(tmp_path, monkeypatch):
+    import pumpwatch.demo
+
+    async def times_out(*args, **kwargs):
+        raise pumpwatch.demo.DemoError("the service did not produce an event within 63 s")
+
+    monkeypatch.setattr(pumpwatch.demo, "run_demo", times_out)
+    result = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path)])
+    assert result.exit_code == 1 and (result.exception is None or isinstance(result.exception, SystemExit)), result.exception
+    assert result.stderr == "pumpwatch: demo: the service did not produce an event within 63 s\n"

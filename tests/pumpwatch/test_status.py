@@ -6,10 +6,11 @@ import asyncio
 import json
 import logging
 import os
+import re
 import threading
 import time
 import urllib.request
-from datetime import datetime
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 from pumpwatch.service import Service
@@ -88,6 +89,7 @@ def test_status_metrics_and_detection_answer_while_the_ingest_loop_is_blocked(tm
         upbit_thread.submit(fake.stop()).result(10)
         upbit_thread.stop()
     assert [n["krw_symbols"] for n in status["upbit"]["recent_notices"]] == [["TIA"]]
+    assert all(n["first_listed_at"].endswith("Z") for n in status["upbit"]["recent_notices"]), "ISO 8601 UTC, as in the logs"
     assert "pumpwatch_ingest_loop_stalled_seconds" in metrics
     [row] = EmbeddedStore(tmp_path / "pumpwatch.sqlite").read_triggers()
     assert (row.symbol, row.status) == ("TIA", "scheduled")
@@ -205,3 +207,72 @@ def test_the_process_figures_a_long_run_must_keep_flat_are_in_status_and_metrics
     metrics = metrics_text({"process": figures}).decode()
     for name in ("rss_bytes", "open_fds", "threads", "ingest_loop_tasks"):
         assert f"pumpwatch_process_{name} " in metrics
+
+
+def test_an_unfiltered_universe_is_flagged_in_status_metrics_and_the_table(tmp_path):
+    from recorder.universe import Universe
+
+    recorder = _recorder_with(tmp_path, "okx.futures", [])
+    recorder.universe = Universe(datetime.now(KST), markets={"okx.futures": []})
+    snapshot = recorder.status()
+    assert snapshot["universe"]["filtered"] is False
+    assert "pumpwatch_universe_filtered 0.0" in metrics_text(snapshot).decode()
+    assert "universe: UNFILTERED, no Upbit KRW list fetched yet" in render(snapshot)
+
+    recorder.universe = Universe(datetime.now(KST), markets={"okx.futures": []}, upbit_krw=frozenset({"BTC", "ETH"}),
+                                 upbit_krw_at=datetime(2026, 11, 20, 5, tzinfo=KST))
+    snapshot = recorder.status()
+    assert "pumpwatch_universe_filtered 1.0" in metrics_text(snapshot).decode()
+    assert "universe: 0 instruments, filtered by 2 Upbit KRW coins (fetched 2026-11-19T20:00:00Z)" in render(snapshot)
+
+
+def test_trades_per_second_in_the_first_minute_is_over_the_time_elapsed(tmp_path):
+    recorder = _recorder_with(tmp_path, "okx.futures", [100] * 30)  # 30 trades received just now
+    recorder.states["okx.futures"].started_ns = time.time_ns() - 10 * S
+    assert recorder.status()["markets"]["okx.futures"]["trades_per_s"] == 3.0
+
+
+def test_counters_are_prometheus_counters_and_every_watcher_figure_is_a_metric(tmp_path):
+    recorder = _recorder_with(tmp_path, "okx.futures", [100, 200])
+    upbit = {"state": "server_error", "polls": 7, "failures_total": 4, "consecutive_failures": 2,
+             "last_success_at": "2026-11-20T05:00:00Z", "last_error": "HTTP 500", "last_error_at": "2026-11-20T05:00:03Z",
+             "next_poll_at": "2026-11-20T05:00:09Z", "next_poll_in_s": 4.5, "recent_notices": []}
+    snapshot = {"service": {"store": "embedded", "ingest_loop_stalled_s": 0.0}, **recorder.status(), "upbit": upbit,
+                "events_extracted": 2, "events_failed": 1, "process": {"rss_bytes": 1, "open_fds": 2, "threads": 3}}
+    text = metrics_text(snapshot).decode()
+    types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.MULTILINE))
+    assert {name for name, kind in types.items() if name.endswith("_total")} == {name for name, kind in types.items()
+                                                                                if kind == "counter"}
+    for name in ("pumpwatch_market_trades_total", "pumpwatch_market_rejected_total", "pumpwatch_writer_rows_written_total",
+                 "pumpwatch_events_extracted_total", "pumpwatch_upbit_polls_total", "pumpwatch_upbit_poll_failures_total"):
+        assert types.get(name) == "counter", name
+    assert "pumpwatch_upbit_poll_failures_total 4.0" in text
+    assert "pumpwatch_upbit_up 0.0" in text and "pumpwatch_upbit_consecutive_failures 2.0" in text
+    [success] = re.findall(r"^pumpwatch_upbit_last_success_timestamp_seconds (\S+)$", text, re.MULTILINE)
+    assert float(success) == datetime(2026, 11, 20, 5, tzinfo=UTC).timestamp()
+    assert "pumpwatch_upbit_next_poll_seconds 4.5" in text
+    table = render(snapshot)
+    assert "upbit: server_error  polls: 7 (4 failed, 2 in a row)  last success: 2026-11-20T05:00:00Z" in table
+    assert "last error: 2026-11-20T05:00:03Z HTTP 500  next poll in 4.5s" in table
+
+
+def test_the_service_says_what_it_started_in_one_line(tmp_path, caplog):
+    async def scenario() -> int:
+        fake = FakeUpbit()
+        service = Service(_no_markets(tmp_path, await fake.start()))
+        ready = asyncio.Event()
+        task = asyncio.create_task(service.run(install_signals=False, ready=ready))
+        try:
+            await asyncio.wait_for(ready.wait(), 60)
+            return service.status_server.port
+        finally:
+            service.request_stop()
+            await task
+            await fake.stop()
+
+    with caplog.at_level(logging.INFO):
+        port = asyncio.run(scenario())
+    started = [r.getMessage() for r in caplog.records if r.getMessage().startswith("started:")]
+    assert started == [f"started: 0 markets (none), 0 instruments (filtered by 3 Upbit KRW coins), store embedded "
+                       f"{tmp_path / 'pumpwatch.sqlite'}, status http://127.0.0.1:{port}/status, Upbit watcher on"]
+    assert not [r for r in caplog.records if "+00:00" in r.getMessage() or "+09:00" in r.getMessage()]

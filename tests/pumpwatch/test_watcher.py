@@ -99,7 +99,7 @@ def test_rate_limit_backs_off_with_one_log_line_per_state_change(tmp_path, caplo
         watcher = asyncio.run(_with_fake(body))
     assert [t.coin for t in fired] == ["BABY"]
     changes = [r.getMessage() for r in caplog.records if "poll state" in r.getMessage()]
-    assert changes == ["upbit: poll state ok -> rate_limited (consecutive failures: 1)",
+    assert changes == ["upbit: poll state ok -> rate_limited (consecutive failures: 1): HTTP 429",
                        "upbit: poll state rate_limited -> ok (consecutive failures: 0)"]
     assert watcher.backoff.state == "ok"
 
@@ -216,3 +216,42 @@ def test_a_trigger_is_handed_over_with_the_start_of_the_poll_that_found_it(tmp_p
     caught_up_at, polled_at = asyncio.run(_with_fake(body))
     assert caught_up_at == 1_000 * S and polled_at > caught_up_at
     assert seen == [polled_at]
+
+
+def test_the_watcher_status_shows_its_failures_last_success_and_next_poll(tmp_path):
+    store = EmbeddedStore(tmp_path / "s.sqlite")
+
+    async def body(fake, session):
+        watcher = ListingWatcher(_config(fake.base_url), store, lambda trigger: None)
+        fake.fail_next(3, 500)
+        stop = asyncio.Event()
+        task = asyncio.create_task(watcher.run(stop))
+        try:
+            failing = await eventually_async(lambda: (s := watcher.status())["failures_total"] >= 2 and s, what="two failed polls")
+            ok = await eventually_async(lambda: (s := watcher.status())["state"] == "ok" and s, what="a poll that succeeds")
+        finally:
+            stop.set()
+            await task
+        return failing, ok
+
+    failing, ok = asyncio.run(_with_fake(body))
+    assert failing["state"] == "server_error" and failing["polls"] >= 2 and failing["last_success_at"] is None
+    assert failing["last_error"] == "HTTP 500" and failing["last_error_at"].endswith("Z")
+    assert failing["next_poll_at"].endswith("Z") and 0 <= failing["next_poll_in_s"] <= 0.2
+    assert ok["failures_total"] == 3 and ok["consecutive_failures"] == 0 and ok["last_success_at"].endswith("Z")
+    assert ok["last_error"] == "HTTP 500", "the last error stays visible after the recovery, with its time"
+
+
+def test_the_detection_line_gives_the_announcement_in_utc(tmp_path, caplog):
+    store = EmbeddedStore(tmp_path / "s.sqlite")
+
+    async def body(fake, session):
+        watcher = ListingWatcher(_config(fake.base_url), store, lambda trigger: None)
+        await watcher.catch_up(session)
+        fake.publish("커브(CRV) KRW, USDT 마켓 디지털 자산 추가", at=datetime(2030, 1, 2, 9, 0, 5, tzinfo=KST))
+        await watcher.poll_once(session)
+
+    with caplog.at_level(logging.WARNING, logger="pumpwatch.watcher"):
+        asyncio.run(_with_fake(body))
+    [line] = [r.getMessage() for r in caplog.records if "KRW listing detected" in r.getMessage()]
+    assert "announced 2030-01-02T00:00:05Z" in line, line

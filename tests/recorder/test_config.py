@@ -56,6 +56,34 @@ def test_config_errors_name_file_and_key(tmp_path, yaml_text, expected):
     assert str(path) in str(info.value) and expected in str(info.value)
 
 
+@pytest.mark.parametrize("text", ["", "\n\n", "# every key commented out\n# data_dir: data\n", "---\n", "null\n"])
+def test_an_empty_or_comment_only_file_is_rejected_not_taken_as_all_defaults(tmp_path, text):
+    path = tmp_path / "empty.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") and "no keys" in message and "\n" not in message
+
+
+def test_invalid_yaml_is_one_line_with_file_line_and_column(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("store:\n  kind: embedded\n  retention: [7d\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert "\n" not in message and "<unicode string>" not in message
+    assert message.startswith(f"{path}:4:1: not valid YAML: "), message
+
+
+def test_a_file_that_is_not_utf8_is_one_line(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("data_dir: donn\u00e9es\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == f"{path}: not UTF-8 text (byte 0xe9 at offset 14)"
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.yaml")
@@ -90,3 +118,15 @@ def test_arbitrary_yaml_never_crashes_the_loader(tmp_path_factory, value):
     path.write_text(yaml.safe_dump(value))
     with contextlib.suppress(ConfigError):
         load_config(path)
+
+
+def test_extraction_window_limits():
+    extraction = Config().extraction
+    assert (extraction.max_window, extraction.max_ahead) == (6 * 3600.0, 3600.0)
+    assert Config.model_validate({"extraction": {"max_window": "1d", "max_ahead": "10m"}}).extraction.max_window == 86400.0
+
+
+@pytest.mark.parametrize(("extraction", "expected"), [({"before": "7h"}, "max_window"), ({"before": "0s", "after": "0s"}, "empty")])
+def test_the_services_window_obeys_the_same_limits(extraction, expected):
+    with pytest.raises(ValueError, match=expected):
+        Config.model_validate({"extraction": extraction})

@@ -156,12 +156,19 @@ def test_universe_accessors():
     assert u.total == 2 and u.counts() == {"binance.spot": 2} and u.instruments("nope") == []
 
 
-def test_missing_upbit_list_reuses_the_stored_one(tmp_path):
+def test_missing_upbit_list_reuses_the_stored_one_and_with_none_stored_records_everything_unfiltered(tmp_path):
     path = tmp_path / "symbols.yaml"
     lists = {"binance.spot": [spot("TIA"), spot("BTC")]}
-    with pytest.raises(ValueError, match="Upbit"):
-        asyncio.run(refresh(path, upbit_krw=None, fetch=fetcher(lists), markets=[BINANCE_SPOT], now=T0))
-    asyncio.run(refresh(path, upbit_krw={"KRW-BTC"}, fetch=fetcher(lists), markets=[BINANCE_SPOT], now=T0))
-    assert read_symbols_yaml(path).upbit_krw == {"BTC"}
-    universe, _ = asyncio.run(refresh(path, upbit_krw=None, fetch=fetcher(lists), markets=[BINANCE_SPOT], now=T0))
-    assert universe.coins() == {"TIA"}
+    unfiltered, _ = asyncio.run(refresh(path, upbit_krw=None, fetch=fetcher(lists), markets=[BINANCE_SPOT], now=T0))
+    assert unfiltered.coins() == {"TIA", "BTC"} and not unfiltered.filtered and unfiltered.upbit_krw_at is None
+    assert "# UNFILTERED" in path.read_text() and not read_symbols_yaml(path).filtered
+
+    later = T0 + timedelta(hours=1)
+    asyncio.run(refresh(path, upbit_krw={"KRW-BTC"}, fetch=fetcher(lists), markets=[BINANCE_SPOT], now=later))
+    stored = read_symbols_yaml(path)
+    assert stored.upbit_krw == {"BTC"} and stored.upbit_krw_at == later
+    assert stored.krw_listed_seen_at == {}, "coins recorded while unfiltered were not just listed: no tail for them"
+
+    universe, _ = asyncio.run(refresh(path, upbit_krw=None, fetch=fetcher(lists), markets=[BINANCE_SPOT],
+                                      now=later + timedelta(hours=1)))
+    assert universe.coins() == {"TIA"} and universe.filtered and universe.upbit_krw_at == later

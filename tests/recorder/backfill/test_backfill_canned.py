@@ -252,3 +252,11 @@ def test_gate_spot_pages_by_the_all_market_id_and_proves_completeness_by_sequenc
     assert [(r.trade_id, r.ts) for r in result.rows] == expected
     assert [q for _, q in canned.requests] == [{"currency_pair": "TIA_USDT", "limit": "1000"},
                                                 {"currency_pair": "TIA_USDT", "limit": "1000", "last_id": "9007", "reverse": "true"}]
+
+
+def test_a_recent_answer_says_how_far_back_it_reaches_in_utc():
+    canned = Canned()
+    trade = {"execId": "1", "symbol": "TIAUSDT", "price": "5", "size": "2", "side": "Buy", "time": str(T0 + 5), "isBlockTrade": False}
+    canned.add("/v5/market/recent-trade", 200, {"retCode": 0, "retMsg": "OK", "result": {"category": "spot", "list": [trade]}})
+    result = run(canned, time_gap("bybit", "spot", T0, T0 + 10), instrument("bybit", "spot"))
+    assert "the answer reaches back to 2023-11-14T22:13:20.005Z, after the window's start 2023-11-14T22:13:1" in result.note
