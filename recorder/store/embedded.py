@@ -44,6 +44,7 @@ class EmbeddedStore:
         self.files = TradeFiles(self.sealed_dir, self.hot_dir, self.hot_dir / ".seal.lock")
         self._local = threading.local()
         self._migrate(progress)
+        rows_to_table([])  # pyarrow imports pandas on its first conversion of Python values: here, not in the writer thread
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
