@@ -11,9 +11,11 @@ Layout (hive-style, so DuckDB, polars, pandas and pyarrow read the sealed folder
   after `ROTATE_NS` and never reopened; a crash leaves it unlocked with at most a torn last message,
   which every reader stops before (pyarrow raises on a short message; nothing partial is returned).
 - Sealing takes every hot file no live writer holds, drops duplicates (the first-written row of a
-  key wins) and rows already sealed, and writes one Parquet part sorted by (base, ts) into the
-  hour's folder (temp name, fsync, rename), then deletes the hot files. One seal lock per store
-  keeps two sealers apart; writers never take it.
+  key wins) and rows already sealed, and writes Parquet parts sorted by (base, ts) into the hour's
+  folder (temp name, fsync, rename), then deletes the hot files. Rows written `LATE_NS` or more after
+  their trade time (a repair's backfill) go to a part of their own, so the parts of live rows span
+  about a minute each: a seal, a window or a count opens only the parts its rows overlap. One seal
+  lock per store keeps two sealers apart; writers never take it.
 - A part's name carries its time span and row count, so a window opens only the parts it overlaps
   and counting reads no file. Parts never hold a key twice, within or across parts.
 - Retention deletes whole hour folders.
@@ -52,6 +54,10 @@ ROTATE_NS = 60 * S
 """a hot file is closed this long after it was opened, so sealing (every minute in the service) keeps the hot tier small"""
 MAX_OPEN_FILES = 8
 """hot files one writer keeps open at once (a backfill or a migration touching many hours closes the least recent)"""
+LATE_NS = 120 * S
+"""a hot row written at least this long after its trade time is sealed apart from the live rows (see the module's doc)"""
+FEW_COINS = 256
+"""looking up at most this many coins in a part reads only their row groups (a part is sorted by coin)"""
 ROW_GROUP_ROWS = 65_536
 """small enough that one coin's window is one or two row groups of a part, large enough to compress well"""
 WINDOW_ORDER = [(name, "ascending") for name in DEDUP_KEY]
@@ -259,14 +265,30 @@ class TradeFiles:
         return [part for hour, folder in sorted(partitions(self.sealed).items()) if lo_ns // HOUR_NS <= hour <= hi_ns // HOUR_NS
                 for part in parts_in(folder) if part.max_ts >= lo_ns and part.min_ts <= hi_ns]
 
-    def _sealed_keys(self, table: pa.Table) -> pa.Table:
-        """Dedup keys of sealed rows in the time span of `table` (a hot table)."""
-        if not table.num_rows:
-            return pa.table({name: pa.array([], TRADE_SCHEMA.field(name).type) for name in DEDUP_KEY})
-        lo, hi = _span(table)
-        flt = (pc.field("ts") >= pa.scalar(lo, TIMESTAMP)) & (pc.field("ts") <= pa.scalar(hi, TIMESTAMP))
-        keys = [pq.read_table(part.path, columns=list(DEDUP_KEY), filters=flt) for part in self._parts(lo, hi)]
-        return pa.concat_tables(keys) if keys else self._sealed_keys(table.slice(0, 0))
+    def _not_sealed(self, rows: pa.Table) -> pa.Table:
+        """`rows` (hot rows) without those whose key a part holds; order is not kept.
+
+        Part by part, so memory holds one part's keys at a time, and only where the part's span meets the rows'. A part is
+        sorted by coin, so looking up the few coins of late rows reads only their row groups."""
+        if not rows.num_rows:
+            return rows
+        lo, hi = _span(rows)
+        for part in self._parts(lo, hi):
+            ts = rows.column("ts")
+            inside = rows.filter(pc.and_(pc.greater_equal(ts, pa.scalar(part.min_ts, TIMESTAMP)),
+                                         pc.less_equal(ts, pa.scalar(part.max_ts, TIMESTAMP))))
+            if not inside.num_rows:
+                continue
+            first, last = _span(inside)
+            flt = (pc.field("ts") >= pa.scalar(first, TIMESTAMP)) & (pc.field("ts") <= pa.scalar(last, TIMESTAMP))
+            coins = pc.unique(inside.column("base"))
+            if len(coins) <= FEW_COINS:
+                flt &= pc.field("base").isin(coins)
+            keys = pq.read_table(part.path, columns=list(DEDUP_KEY), filters=flt)
+            rows = without_keys(rows, keys)
+            if not rows.num_rows:
+                break
+        return rows
 
     def read_window(self, base: str, start_ns: int, end_ns: int) -> pa.Table:
         """Sealed rows plus hot rows not sealed yet, each key once (first written), sorted by the dedup key."""
@@ -302,7 +324,7 @@ class TradeFiles:
                 hot = [read_hot_file(path) for path in sorted(folder.glob("*.arrows"))]
                 if any(table.num_rows for table in hot):
                     rows = first_written(pa.concat_tables(hot))
-                    tables.append(without_keys(rows, self._sealed_keys(rows)).select(list(TRADE_COLUMNS)).cast(TRADE_SCHEMA))
+                    tables.append(self._not_sealed(rows).select(list(TRADE_COLUMNS)).cast(TRADE_SCHEMA))
             return pa.concat_tables(tables) if tables else TRADE_SCHEMA.empty_table()
 
         return self._consistent(read)
@@ -377,10 +399,11 @@ class TradeFiles:
                 table = read_hot_file(path)
                 tables.append(table.append_column("_take", pa.array(np.zeros(table.num_rows, dtype=bool))))
             rows = first_written(pa.concat_tables(tables))
-            rows = rows.filter(rows.column("_take")).drop_columns(["_take"])
-            rows = without_keys(rows, self._sealed_keys(rows)).select(list(TRADE_COLUMNS)).cast(TRADE_SCHEMA)
-            if rows.num_rows:
-                write_part(self.sealed / partition_name(hour), rows)
+            rows = self._not_sealed(rows.filter(rows.column("_take")).drop_columns(["_take"]))
+            late = pc.greater_equal(pc.subtract(rows.column(WRITTEN), rows.column("ts").cast(pa.int64())), LATE_NS)
+            for piece in (rows.filter(pc.invert(late)), rows.filter(late)):
+                if piece.num_rows:
+                    write_part(self.sealed / partition_name(hour), piece.select(list(TRADE_COLUMNS)).cast(TRADE_SCHEMA))
             for path, _ in taken:
                 path.unlink()
             _fsync_dir(folder)

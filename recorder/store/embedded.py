@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from recorder.clock import S
+from recorder.memory import release_free_memory
 from recorder.store.base import CoverageRow, GapRow, NoticeRow, TriggerRow, with_session_ups
 from recorder.store.columnar import HotFigures, Part, TradeFiles
 from recorder.store.schema import migrations
@@ -118,8 +119,12 @@ class EmbeddedStore:
         return self.files.count()
 
     def seal(self, now_ns: int) -> int:
-        """Seal the hot files no live writer holds into Parquet parts (the service runs it every minute); rows sealed."""
-        return self.files.seal(now_ns)
+        """Seal the hot files no live writer holds into Parquet parts (the service runs it every minute); rows sealed.
+
+        Arrow's pool keeps a seal's peak (hot files read, a part sorted) unless told to give it back."""
+        sealed = self.files.seal(now_ns)
+        release_free_memory()
+        return sealed
 
     def compact(self) -> int:
         """Seal everything recorded so far, this process's open files included; waits for a seal under way elsewhere."""

@@ -186,3 +186,26 @@ def test_two_writer_processes_and_a_sealer_at_once_store_every_key_once(tmp_path
     ids = table_to_rows(sealer.read_window("AAA", 0, 2**62))
     assert sorted(int(r.trade_id) for r in ids) == list(range(15000))  # 0–9,999 and 5,000–14,999 overlap: each key once
     assert sealer.count_trades() == 15000 and not _hot_files(sealer)
+
+
+def test_late_rows_are_sealed_apart_so_live_parts_keep_a_short_span(tmp_path):
+    store = EmbeddedStore(tmp_path / "s.sqlite")
+    now = time.time_ns() // S * S
+    live = [trade(f"C{i:04d}", now - 5 * S + i, str(i)) for i in range(3000)]
+    backfill = [trade("C0007", now - 3600 * S, "old")]  # a repair's rows: written long after their trade time
+    store.write_trades(live + backfill)
+    assert store.compact() == 3001
+    spans = sorted((p.rows, p.max_ts - p.min_ts) for p in store.sealed_parts())
+    assert spans == [(1, 0), (3000, 2999)]
+
+
+def test_a_resent_row_already_sealed_among_many_coins_is_dropped_when_sealed_again(tmp_path):
+    store = EmbeddedStore(tmp_path / "s.sqlite")
+    now = time.time_ns() // S * S
+    live = [trade(f"C{i:04d}", now - 5 * S + i % 4, str(i)) for i in range(200_000)]  # several row groups
+    store.write_trades(live)
+    assert store.compact() == 200_000
+    store.write_trades([live[150_000]._replace(price=9.0), live[7], trade("C0007", now - 2 * S, "new")])
+    assert store.compact() == 1
+    assert store.count_trades() == 200_001
+    assert table_to_rows(store.read_window("C0007", now - 10 * S, now))[0] == live[7]
