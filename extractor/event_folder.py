@@ -8,11 +8,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from extractor.json_records import write_json_records
 from extractor.timeparse import folder_stamp
 from recorder.markets import MARKETS
 from recorder.trade_row import TRADE_SCHEMA
@@ -30,18 +30,6 @@ def next_version(out_dir: Path, name: str) -> Path:
         target = out_dir / f"{name}.v{version}"
         version += 1
     return target
-
-
-def _json_records(table: pa.Table) -> list[dict]:
-    """Trades as JSON objects, timestamps as ISO 8601 UTC strings with nanoseconds, built column-wise."""
-    columns = []
-    for name in table.column_names:
-        column = table.column(name)
-        if pa.types.is_timestamp(column.type):
-            column = pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ")  # %S carries the nanoseconds
-        columns.append(column.to_pylist())
-    names = table.column_names
-    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
 def write_json(path: Path, value: object) -> None:
@@ -62,7 +50,7 @@ def write_event(out_dir: Path, name: str, trades: pa.Table, metadata: dict, *, f
         for spec in MARKETS:
             mask = pc.and_(pc.equal(trades.column("exchange"), spec.exchange), pc.equal(trades.column("market"), spec.market))
             (tmp / "raw" / spec.exchange).mkdir(parents=True, exist_ok=True)
-            (tmp / "raw" / spec.exchange / f"{spec.market}.json").write_bytes(msgspec.json.encode(_json_records(trades.filter(mask))))
+            write_json_records(tmp / "raw" / spec.exchange / f"{spec.market}.json", trades.filter(mask))
         final = out_dir / name if force else next_version(out_dir, name)
         metadata = {**metadata, "folder": final.name}
         write_json(tmp / "metadata.json", metadata)
