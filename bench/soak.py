@@ -143,7 +143,8 @@ class Soak:
                "wal_bytes": wal.stat().st_size if wal.exists() else 0}
         if snapshot is not None:
             process, writer = snapshot.get("process", {}), snapshot.get("writer", {})
-            row.update(rss_mib=round(process.get("rss_bytes", 0) / 2**20, 1), open_fds=process.get("open_fds"),
+            row.update(rss_mib=round(process.get("rss_bytes", 0) / 2**20, 1), arrow_mib=round(process.get("arrow_bytes", 0) / 2**20, 1),
+                       open_fds=process.get("open_fds"),
                        threads=process.get("threads"), tasks=process.get("ingest_loop_tasks"),
                        spool_bytes=writer.get("spool_bytes"), rows_written=writer.get("rows_written"),
                        queued_rows=writer.get("queued_rows"),
