@@ -39,7 +39,7 @@ from recorder.markets import MarketSpec
 from recorder.memory import release_free_memory
 from recorder.record import Recorder
 from recorder.store import open_store
-from recorder.store.base import Store
+from recorder.store.base import Store, StoreError
 from recorder.tls import client_ssl_context
 
 LOG = logging.getLogger(__name__)
@@ -281,7 +281,11 @@ class Service:
 
     async def _seal(self) -> None:
         assert self.store is not None
-        sealed = await asyncio.to_thread(self.store.seal, time.time_ns())
+        try:
+            sealed = await asyncio.to_thread(self.store.seal, time.time_ns())
+        except StoreError as exc:  # the hot files stay and the next minute's seal takes them
+            LOG.error("%s", exc)
+            return
         if sealed:
             LOG.debug("sealed %d trades", sealed)
 

@@ -361,11 +361,16 @@ class TradeFiles:
                 return
             yield True
 
-    def seal(self, now_ns: int, *, everything: bool = False, wait: bool = False) -> int:
-        """Seal every hot file no live writer holds (this writer's files opened before now − ROTATE_NS are closed first, all of
-        them with `everything`); returns rows sealed. Another process sealing already: returns 0 at once unless `wait`."""
+    def rotate(self, now_ns: int, *, everything: bool = False) -> None:
+        """Close this writer's files opened before now − ROTATE_NS (all with `everything`), so a sealer (here or in another
+        process) can take them: a writer that receives nothing never reaches the rotation in `append`."""
         with self._lock:
             self._rotate(None if everything else now_ns - ROTATE_NS)
+
+    def seal(self, now_ns: int, *, everything: bool = False, wait: bool = False) -> int:
+        """Seal every hot file no live writer holds (this writer's own are rotated first); returns rows sealed. Another
+        process sealing already: returns 0 at once unless `wait`."""
+        self.rotate(now_ns, everything=everything)
         sealed = 0
         with self._seal_lock(wait) as locked:
             if not locked:

@@ -17,10 +17,10 @@ from pathlib import Path
 import pyarrow as pa
 
 from recorder.clock import S
-from recorder.memory import release_free_memory
 from recorder.store.base import CoverageRow, GapRow, NoticeRow, TriggerRow, with_session_ups
 from recorder.store.columnar import HotFigures, Part, TradeFiles
 from recorder.store.schema import migrations
+from recorder.store.sealer import seal_in_child
 from recorder.trade_row import TRADE_COLUMNS, TradeRow, rows_to_table
 
 LOG = logging.getLogger(__name__)
@@ -119,12 +119,10 @@ class EmbeddedStore:
         return self.files.count()
 
     def seal(self, now_ns: int) -> int:
-        """Seal the hot files no live writer holds into Parquet parts (the service runs it every minute); rows sealed.
-
-        Arrow's pool keeps a seal's peak (hot files read, a part sorted) unless told to give it back."""
-        sealed = self.files.seal(now_ns)
-        release_free_memory()
-        return sealed
+        """Seal the hot files no live writer holds into Parquet parts, in a child process (`recorder.store.sealer`: the
+        service runs it every minute); rows sealed."""
+        self.files.rotate(now_ns)
+        return seal_in_child(self.files)
 
     def compact(self) -> int:
         """Seal everything recorded so far, this process's open files included; waits for a seal under way elsewhere."""
