@@ -41,6 +41,10 @@ def table(results: dict) -> str:
             r = ing[layout]
             rows.append((label, _fmt(r["pipeline_trades_per_s"]["median"], "/s"), _fmt(r["baseline_trades_per_s"]["median"], "/s"),
                          _fmt(r["ratio"]["median"]), target, _verdict(ok)))
+            if "ratio_to_nostore" in r:
+                rows.append(("1   same against the pipeline with a no-op store", _fmt(r["pipeline_trades_per_s"]["median"], "/s"),
+                             _fmt(r["nostore_trades_per_s"]["median"], "/s"), _fmt(r["ratio_to_nostore"]["median"]),
+                             "(the store's share)", "-"))
         rows.append(("1 ingest offline, loss (stored vs sent)", f"{ing['1proc']['lost_total'] + ing['2proc']['lost_total']} lost", "",
                      "", "0", _verdict(ing["targets"]["zero_loss"])))
     soc = results.get("sockets")
@@ -113,6 +117,10 @@ def store_rows(st: dict | None) -> list[tuple[str, str, str, str, str, str]]:
         (f"7 read_window 100k trades, {st['store_trades'] / 1e6:.1f}M store, hot", f"{st['window_hot_ms']['median']:,.0f} ms", "", "",
          "< 300 ms", _verdict(ok["window_hot_lt_300ms"])),
         ("7 same, sealed", f"{st['window_sealed_ms']['median']:,.0f} ms", "", "", "< 300 ms", _verdict(ok["window_sealed_lt_300ms"])),
+        ("7 extract_event of that window, hot", f"{st['extract_event_hot_ms']['median']:,.0f} ms", "", "", "< 300 ms",
+         _verdict(ok["extract_hot_lt_300ms"])),
+        ("7 same, sealed", f"{st['extract_event_sealed_ms']['median']:,.0f} ms", "", "", "< 300 ms",
+         _verdict(ok["extract_sealed_lt_300ms"])),
         ("7 retention: drop the oldest day", f"{st['retention_s'] * 1000:,.0f} ms ({st['retention_dropped_rows']:,} rows)", "", "",
          "< 1 s", _verdict(ok["retention_lt_1s"])),
     ]

@@ -5,7 +5,8 @@ holds them): a sample of `SAMPLE` trades, tiled `TILES` times, one tile an hour 
 two days. Each tile goes through `EmbeddedStore.write_trades` in batches of 5,000 rows (as the writer thread hands
 them over; only those calls are timed), then `seal`. Then 100,000 trades of one coin inside a 40 s window are
 written into the newest hour with a minute of other trades; `read_window` is timed while they are hot and again
-once sealed. Last, `apply_retention` drops the oldest day.
+once sealed, and so is `extract_event` of that window (call to event folder in place). Last, `apply_retention` drops the
+oldest day.
 """
 
 from __future__ import annotations
@@ -86,6 +87,22 @@ def _timed_window(store, start_ns: int, repeats: int) -> tuple[list[float], int]
     return timings[1:], rows
 
 
+def _timed_extract(store, start_ns: int, repeats: int, out: Path) -> list[float]:
+    """Timings of `extract_event` for the window, from call to folder in place (the first call left out)."""
+    from extractor.extract import EventRequest, extract_event
+    from recorder.config import Config
+
+    config = Config.model_validate({"data_dir": str(out), "extraction": {"events_dir": str(out / "events")}})
+    request = EventRequest(COIN, start_ns + 20 * S, 20.0, 20.0)
+    timings = []
+    for _ in range(repeats + 1):
+        t = time.perf_counter()
+        folder = extract_event(store, config, request, factors={})
+        timings.append((time.perf_counter() - t) * 1000)
+        shutil.rmtree(folder)
+    return timings[1:]
+
+
 def run(quick: bool = False, repeats: int | None = None, log=print) -> dict:
     from recorder.store.embedded import EmbeddedStore
 
@@ -124,9 +141,11 @@ def run(quick: bool = False, repeats: int | None = None, log=print) -> dict:
         for i in range(0, len(window), BATCH):
             store.write_trades(window[i : i + BATCH])
         hot_ms, window_rows_read = _timed_window(store, start, repeats)
+        hot_extract_ms = _timed_extract(store, start, repeats, work)
         hot_rows = store.hot_figures().rows
         store.compact()
         sealed_ms, sealed_rows_read = _timed_window(store, start, repeats)
+        sealed_extract_ms = _timed_extract(store, start, repeats, work)
         assert sealed_rows_read == window_rows_read, (sealed_rows_read, window_rows_read)
         total = store.count_trades()
         parts = store.sealed_parts()
@@ -149,9 +168,11 @@ def run(quick: bool = False, repeats: int | None = None, log=print) -> dict:
         "insert_rate_last_quarter_over_first": round(flat, 3),
         "seal_s_per_tile": summary(seal_s, 2),
         "window_hot_ms": summary(hot_ms, 1), "window_sealed_ms": summary(sealed_ms, 1), "hot_rows_at_window_read": hot_rows,
+        "extract_event_hot_ms": summary(hot_extract_ms, 1), "extract_event_sealed_ms": summary(sealed_extract_ms, 1),
         "window_rows": window_rows_read,
         "retention_dropped_rows": dropped, "retention_s": round(retention_s, 3),
         "targets": {"bytes_per_trade_le_40": bytes_per_trade <= 40, "window_hot_lt_300ms": median(hot_ms) < 300,
                     "window_sealed_lt_300ms": median(sealed_ms) < 300, "store_ge_20M": total >= 20_000_000 or quick,
+                    "extract_hot_lt_300ms": median(hot_extract_ms) < 300, "extract_sealed_lt_300ms": median(sealed_extract_ms) < 300,
                     "retention_lt_1s": retention_s < 1.0, "insert_flat_within_20pct": flat >= 0.8},
     }
