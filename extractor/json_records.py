@@ -78,20 +78,35 @@ def _fragments(table: pa.Table) -> list | None:
     return [*pieces, "},"]
 
 
-def write_json_records(path: Path, table: pa.Table) -> None:
-    """`table` as a JSON array of objects (see the module's doc)."""
+def record_texts(table: pa.Table) -> pa.Array | None:
+    """Each row's JSON object followed by a comma, to be selected from and written by `write_record_texts`; None when the
+    table cannot be written exactly this way (or is empty)."""
     fragments = _fragments(table) if table.num_rows else None
-    if fragments is None:
-        path.write_bytes(_via_msgspec(table))
+    return None if fragments is None else pc.binary_join_element_wise(*fragments, "")
+
+
+def write_record_texts(path: Path, texts: pa.Array | pa.ChunkedArray) -> None:
+    """A JSON array of the objects in `texts` (from `record_texts`): their bytes as they are, the last comma dropped."""
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    if not len(texts):
+        path.write_bytes(b"[]")
         return
-    records = pc.binary_join_element_wise(*fragments, "")  # every record ends in a comma; the last one's is dropped
-    _, offsets, data = records.buffers()
-    first, end = np.frombuffer(offsets, np.int32, len(records) + 1, records.offset * 4)[[0, -1]]
-    text = data.slice(int(first), int(end - first) - 1)
+    _, offsets, data = texts.buffers()
+    first, end = np.frombuffer(offsets, np.int32, len(texts) + 1, texts.offset * 4)[[0, -1]]
     with open(path, "wb") as handle:
         handle.write(b"[")
-        handle.write(text)
+        handle.write(data.slice(int(first), int(end - first) - 1))
         handle.write(b"]")
+
+
+def write_json_records(path: Path, table: pa.Table) -> None:
+    """`table` as a JSON array of objects (see the module's doc)."""
+    texts = record_texts(table)
+    if texts is None:
+        path.write_bytes(_via_msgspec(table))
+    else:
+        write_record_texts(path, texts)
 
 
 def _via_msgspec(table: pa.Table) -> bytes:
