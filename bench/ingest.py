@@ -19,6 +19,7 @@ another's heap, caches or store; frames are generated once in the parent and sha
 from __future__ import annotations
 
 import asyncio
+import gc
 import marshal
 import multiprocessing as mp
 import os
@@ -100,6 +101,7 @@ def worker(mode: str, markets: list[str], universe, frames: Frames, store_path: 
     if recorder is not None:
         recorder.writer.start()
 
+    gc.freeze()  # as `Recorder.start` does once its feeds are built: the collector leaves startup objects (and the frames) alone
     barrier.wait()
     start, cpu0 = time.monotonic(), time.process_time()
     asyncio.run(replay(plan))
@@ -186,6 +188,7 @@ def split_parser(markets: list[str], universe, frames: Frames, conn, barrier, re
               for key, state in states.items()}
     plan = replay_plan(routes, frames)
 
+    gc.freeze()  # as `Recorder.start` does once its feeds are built: the collector leaves startup objects (and the frames) alone
     barrier.wait()
     start, cpu0 = time.monotonic(), time.process_time()
     asyncio.run(replay(plan))
