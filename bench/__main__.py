@@ -1,6 +1,6 @@
 """`python -m bench [--quick] [--only NAME[,NAME]]`: run the benchmarks, print a table, write bench/results/latest.json.
 
-Names: ingest, sockets, extract, memory, detect, detect_load. See bench/README.md for what each measures.
+Names: ingest, sockets, extract, memory, detect, detect_load, store. See bench/README.md for what each measures.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from bench.common import RESULTS, machine_info, quiet_logging
 
-NAMES = ("ingest", "sockets", "extract", "memory", "detect", "detect_load")
+NAMES = ("ingest", "sockets", "extract", "memory", "detect", "detect_load", "store")
 
 
 def _fmt(value, unit: str = "") -> str:
@@ -41,6 +41,10 @@ def table(results: dict) -> str:
             r = ing[layout]
             rows.append((label, _fmt(r["pipeline_trades_per_s"]["median"], "/s"), _fmt(r["baseline_trades_per_s"]["median"], "/s"),
                          _fmt(r["ratio"]["median"]), target, _verdict(ok)))
+            if "ratio_to_nostore" in r:
+                rows.append(("1   same against the pipeline with a no-op store", _fmt(r["pipeline_trades_per_s"]["median"], "/s"),
+                             _fmt(r["nostore_trades_per_s"]["median"], "/s"), _fmt(r["ratio_to_nostore"]["median"]),
+                             "(the store's share)", "-"))
         rows.append(("1 ingest offline, loss (stored vs sent)", f"{ing['1proc']['lost_total'] + ing['2proc']['lost_total']} lost", "",
                      "", "0", _verdict(ing["targets"]["zero_loss"])))
     soc = results.get("sockets")
@@ -87,6 +91,7 @@ def table(results: dict) -> str:
                          f"{st['failed']} of {st['requests']} failed", "", "", "< 1 s" if phase == "loaded" else "(info)",
                          _verdict(dl["targets"]["status_answered_within_1s_loaded"]) if phase == "loaded" else "-"))
         rows.append(("6   loss while loaded (stored vs sent)", f"{dl['lost']} lost", "", "", "0", _verdict(dl["targets"]["zero_loss"])))
+    rows += store_rows(results.get("store"))
     header = ("benchmark", "measured (median)", "baseline", "ratio", "target", "result")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths, strict=True))]
@@ -95,6 +100,30 @@ def table(results: dict) -> str:
     if ing:
         lines.append("* prototype composed in bench/ingest.py (not the library's layout): see bench/README.md")
     return "\n".join(lines)
+
+
+def store_rows(st: dict | None) -> list[tuple[str, str, str, str, str, str]]:
+    """Benchmark 7's rows: the embedded store's files."""
+    if not st or "targets" not in st:
+        return []
+    ok = st["targets"]
+    rate = st["write_trades_rows_per_s"]
+    return [
+        (f"7 sealed size, simulator trades, {st['symbols']:,} symbols", f"{st['bytes_per_trade_sealed_one_hour']} B/trade", "", "",
+         "≤ 40", _verdict(ok["bytes_per_trade_le_40"])),
+        (f"7 write_trades 0 → {st['store_trades'] / 1e6:.1f}M rows: last quarter / first", _fmt(rate["median"], "/s"),
+         f"{rate['min']:,.0f}–{rate['max']:,.0f}/s", _fmt(st["insert_rate_last_quarter_over_first"]), "flat (≥ 0.8)",
+         _verdict(ok["insert_flat_within_20pct"])),
+        (f"7 read_window 100k trades, {st['store_trades'] / 1e6:.1f}M store, hot", f"{st['window_hot_ms']['median']:,.0f} ms", "", "",
+         "< 300 ms", _verdict(ok["window_hot_lt_300ms"])),
+        ("7 same, sealed", f"{st['window_sealed_ms']['median']:,.0f} ms", "", "", "< 300 ms", _verdict(ok["window_sealed_lt_300ms"])),
+        ("7 extract_event of that window, hot", f"{st['extract_event_hot_ms']['median']:,.0f} ms", "", "", "< 300 ms",
+         _verdict(ok["extract_hot_lt_300ms"])),
+        ("7 same, sealed", f"{st['extract_event_sealed_ms']['median']:,.0f} ms", "", "", "< 300 ms",
+         _verdict(ok["extract_sealed_lt_300ms"])),
+        ("7 retention: drop the oldest day", f"{st['retention_s'] * 1000:,.0f} ms ({st['retention_dropped_rows']:,} rows)", "", "",
+         "< 1 s", _verdict(ok["retention_lt_1s"])),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
 
                 duration = args.memory_duration or (45.0 if args.quick else 180.0)
                 out = memory.run(duration_s=duration, rate=args.memory_rate, log=log)
+            elif name == "store":
+                from bench import store
+
+                out = store.run(quick=args.quick, repeats=args.repeats, log=log)
             elif name == "detect":
                 from bench import detect
 

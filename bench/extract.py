@@ -4,8 +4,10 @@ The store holds ≥20 million trades over the 5,700 instruments of the simulated
 markets; `--quick`: 2 million), 5,000 trades/s of background for about 67 minutes, plus exactly
 100,000 trades of one coin inside its 40 s listing window, and the recorder's coverage rows
 (an `up` per connection and `alive` every 5 s) so the verdicts are computed as in production.
-It is generated with bulk `INSERT … SELECT` on the real schema (indexes dropped and rebuilt with
-the schema's own DDL) and cached under `bench/results/` with a JSON sidecar; reruns reuse it.
+It is generated with bulk `INSERT … SELECT` into the pre-columnar SQLite layout (schema 001, indexes
+dropped and rebuilt with the schema's own DDL), then opened as an `EmbeddedStore`, which converts it
+into sealed Parquet parts (the upgrade path of an old store), and cached under `bench/results/` with a
+JSON sidecar; reruns reuse it.
 
 Measured: `extract_event` from call to folder in place (the service's code path, with the
 universe's symbols file for the conversion factors), against the bare `store.read_window` query.
@@ -14,7 +16,6 @@ universe's symbols file for the conversion factors), against the bare `store.rea
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import sqlite3
 import tempfile
@@ -28,19 +29,15 @@ COIN = "C0007"
 WINDOW_TRADES = 100_000
 BACKGROUND_RATE = 5_000
 """background trades per second over all instruments."""
-STORE_VERSION = 1
+STORE_VERSION = 2
 """bump when the generated content changes, so a stale cached store is rebuilt."""
 
 
-def drop_trade_indexes(conn: sqlite3.Connection) -> list[str]:
-    """Drop the trades table's indexes (bulk inserts run far faster without); returns the schema's own DDL that rebuilds them."""
+def _legacy_schema() -> str:
+    """Schema 001: trades in SQLite, as a store written before the columnar layout holds them."""
     from recorder.store.schema import migrations
 
-    text = "\n".join(sql for *_, sql in migrations("embedded"))
-    indexes = [m.group(0) for m in re.finditer(r"CREATE (?:UNIQUE )?INDEX[^;]*ON trades[^;]*", text)]
-    for name in re.findall(r"INDEX (?:IF NOT EXISTS )?(\w+)", " ".join(indexes)):
-        conn.execute(f"DROP INDEX IF EXISTS {name}")
-    return indexes
+    return next(sql for number, _, sql in migrations("embedded") if number == 1)
 
 
 def build_store(path: Path, symbols_yaml: Path, total: int, log=print) -> dict:
@@ -57,12 +54,15 @@ def build_store(path: Path, symbols_yaml: Path, total: int, log=print) -> dict:
     write_symbols_yaml(symbols_yaml, universe, datetime.now(UTC))  # the universe file, as `pumpwatch symbols refresh` writes it
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-    EmbeddedStore(path).close()  # the real schema, migrations applied
+    for folder in ("trades", "hot"):
+        shutil.rmtree(path.parent / f"{path.stem}-{folder}", ignore_errors=True)
     conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript(f"BEGIN;\n{_legacy_schema()}\nPRAGMA user_version=1;\nCOMMIT;")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=OFF")
     conn.execute("PRAGMA cache_size=-262144")
-    indexes = drop_trade_indexes(conn)
+    for name in ("trades_dedup", "trades_base_ts"):  # the conversion reads by rowid: the old indexes would only cost time
+        conn.execute(f"DROP INDEX IF EXISTS {name}")
     conn.execute("CREATE TEMP TABLE inst (k INTEGER PRIMARY KEY, exchange TEXT, market TEXT, symbol TEXT, base TEXT, quote TEXT)")
     background = [i for i in instruments if i.base != COIN]
     target = [i for i in instruments if i.base == COIN]
@@ -106,9 +106,7 @@ def build_store(path: Path, symbols_yaml: Path, total: int, log=print) -> dict:
     conn.execute(f"INSERT INTO trades ({cols}) SELECT {cols} FROM win ORDER BY ts")
     conn.execute(f"INSERT INTO trades ({cols}) {background_sql(i_end, total)}")
     conn.execute("COMMIT")
-    log(f"[extract] rows in {time.perf_counter() - started:.0f}s; building indexes ...")
-    for ddl in indexes:
-        conn.execute(ddl)
+    log(f"[extract] rows in {time.perf_counter() - started:.0f}s")
     # coverage as the recorder writes it: per market 5 connections, `up` with their symbols, `alive` every 5 s
     heartbeat = 5 * S
     conn.execute("CREATE TEMP TABLE conns (exchange TEXT, market TEXT, conn_id TEXT, symbols TEXT)")
@@ -128,13 +126,17 @@ def build_store(path: Path, symbols_yaml: Path, total: int, log=print) -> dict:
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    count = conn.execute("SELECT count(*) FROM trades").fetchone()[0]
-    in_window = conn.execute("SELECT count(*) FROM trades WHERE base = ? AND ts >= ? AND ts < ?", (COIN, start, end)).fetchone()[0]
     conn.close()
+    log("[extract] converting into the columnar layout (as an upgraded store would on first start) ...")
+    store = EmbeddedStore(path)
+    count = store.count_trades()
+    in_window = store.read_window(COIN, start, end).num_rows
+    sealed_bytes = sum(part.path.stat().st_size for part in store.sealed_parts())
+    store.close()
     facts = {"version": STORE_VERSION, "total_requested": total, "trades": count, "instruments": len(instruments),
              "coins": len({i.base for i in instruments}), "coin": COIN, "announced_ns": announced, "window_trades": in_window,
              "coverage_rows_per_market": 5 * (beats + 1), "span_s": span_ns / S, "build_s": round(time.perf_counter() - started, 1),
-             "bytes": path.stat().st_size}
+             "bytes": sealed_bytes + path.stat().st_size}
     Path(f"{path}.json").write_text(json.dumps(facts, indent=2))
     log(f"[extract] store ready: {count:,} trades, {facts['bytes'] / 1e9:.1f} GB, {facts['build_s']:.0f}s")
     return facts

@@ -8,7 +8,9 @@ receipt time a live connection would pass. Trades then go through the recorder's
 callback (`Recorder.trade_path(state).on_trade`: Normalizer → StoreWriter.add) and the writer
 thread into a fresh embedded SQLite store.
 
-Baseline: the same frames through the same feeds into a callback that does nothing.
+Baseline: the same frames through the same feeds into a callback that does nothing. "nostore": the whole pipeline
+(normalizer, writer, its thread) with a store whose `write_trades` drops the rows, so pipeline / nostore is the store's
+own share of the cost, measured in the same run.
 
 Each measured run is a fresh forked process (or two, for the two-core layout), so no run inherits
 another's heap, caches or store; frames are generated once in the parent and shared copy-on-write.
@@ -17,6 +19,7 @@ another's heap, caches or store; frames are generated once in the parent and sha
 from __future__ import annotations
 
 import asyncio
+import gc
 import marshal
 import multiprocessing as mp
 import os
@@ -29,7 +32,7 @@ from bench.frames import Frames, generate
 from recorder.feeds.market import MarketFeeds
 from recorder.sinks import Sink
 
-MODES = ("baseline", "pipeline")
+MODES = ("baseline", "nostore", "pipeline")
 
 
 # --- inside a worker process -------------------------------------------------------------------------
@@ -58,6 +61,17 @@ async def _noop(trade, receipt_timestamp: float) -> None:
     return None
 
 
+def _discarding_store(path: str):
+    """An embedded store whose `write_trades` drops the rows: the "nostore" mode's store."""
+    from recorder.store.embedded import EmbeddedStore
+
+    class DiscardingStore(EmbeddedStore):
+        def write_trades(self, rows) -> None:
+            return None
+
+    return DiscardingStore(path)
+
+
 def worker(mode: str, markets: list[str], universe, frames: Frames, store_path: str, barrier, results) -> None:
     """One replaying process: build feeds (and the recorder's pipeline), wait for the others, replay, drain."""
     from bench.common import quiet_logging
@@ -72,8 +86,8 @@ def worker(mode: str, markets: list[str], universe, frames: Frames, store_path: 
     recorder = None
     states: dict[str, MarketState] = {}
     callbacks = {}
-    if mode == "pipeline":
-        store = EmbeddedStore(store_path)
+    if mode in ("pipeline", "nostore"):
+        store = EmbeddedStore(store_path) if mode == "pipeline" else _discarding_store(store_path)
         config = Config.model_validate({"data_dir": str(Path(store_path).parent / f"data-{os.getpid()}")})
         recorder = Recorder(config, store, [BY_KEY[k] for k in markets], ssl=False)
         for key in markets:
@@ -87,6 +101,7 @@ def worker(mode: str, markets: list[str], universe, frames: Frames, store_path: 
     if recorder is not None:
         recorder.writer.start()
 
+    gc.freeze()  # as `Recorder.start` does once its feeds are built: the collector leaves startup objects (and the frames) alone
     barrier.wait()
     start, cpu0 = time.monotonic(), time.process_time()
     asyncio.run(replay(plan))
@@ -173,6 +188,7 @@ def split_parser(markets: list[str], universe, frames: Frames, conn, barrier, re
               for key, state in states.items()}
     plan = replay_plan(routes, frames)
 
+    gc.freeze()  # as `Recorder.start` does once its feeds are built: the collector leaves startup objects (and the frames) alone
     barrier.wait()
     start, cpu0 = time.monotonic(), time.process_time()
     asyncio.run(replay(plan))
@@ -253,7 +269,7 @@ def run_once(mode: str, groups: list[list[str]], universe, frames: Frames, workd
 
     ctx = mp.get_context("fork")
     store_path = workdir / f"run-{time.monotonic_ns()}.sqlite"
-    if mode == "pipeline":
+    if mode != "baseline":
         EmbeddedStore(store_path).close()  # schema in place before the writers race
     barrier = ctx.Barrier(len(groups) + 1)  # the parent releases the workers once they are all ready
     results = ctx.Queue()
@@ -335,6 +351,9 @@ def run(quick: bool = False, repeats: int | None = None, log=print, profile_hook
             "pipeline_trades_per_s": summary(pipe, 0),
             "pipeline_parse_only_trades_per_s": summary([r["trades"] / r["parse_wall_s"] for r in pipeline], 0),
             "ratio": summary(ratios, 3),
+            **({"nostore_trades_per_s": summary([r["trades_per_s"] for r in modes["nostore"]], 0),
+                "ratio_to_nostore": summary([p / r["trades_per_s"] for p, r in zip(pipe, modes["nostore"], strict=True)], 3)}
+               if "nostore" in modes else {}),
             "cpu_us_per_trade_baseline": round(median(r["cpu_s"] / r["trades"] * 1e6 for r in baseline), 2),
             "cpu_us_per_trade_pipeline": round(median(r["cpu_s"] / r["trades"] * 1e6 for r in pipeline), 2),
             "lost_total": sum(r["lost"] for r in pipeline),
@@ -349,6 +368,7 @@ def run(quick: bool = False, repeats: int | None = None, log=print, profile_hook
                             "in another; ratio against the one-process baseline")
     out["targets"] = {
         "1proc_ratio_ge_0.7": out["1proc"]["ratio"]["median"] >= 0.7,
+        "1proc_ratio_to_nostore_ge_0.7": out["1proc"]["ratio_to_nostore"]["median"] >= 0.7,
         "2proc_ge_100k_per_s": out["2proc"]["pipeline_trades_per_s"]["median"] >= 100_000,
         "split_prototype_ge_100k_per_s": out["split"]["pipeline_trades_per_s"]["median"] >= 100_000,
         "zero_loss": out["1proc"]["zero_loss"] and out["2proc"]["zero_loss"] and out["split"]["zero_loss"],

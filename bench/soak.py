@@ -5,9 +5,10 @@ real service (`python -m pumpwatch run`, embedded store) records it in another. 
 
 - a reconnect storm every `--storm-every`: every market's sockets closed, upgrades refused for 3 s;
 - a store outage of `--outage` at 20 % and again at 70 % of the run: another process holds SQLite's
-  write lock (`BEGIN EXCLUSIVE`), as a backup tool or a second writer would, so every write fails
-  and spools. The first falls in the warm-up, the second in the measured part, so RSS growth after
-  warm-up says whether troubles already seen once keep costing memory;
+  write lock (`BEGIN EXCLUSIVE`), as a backup tool would, so coverage and gap writes fail and trades
+  spool behind them (the writer keeps order through the spool while it is not empty). The first falls
+  in the warm-up, the second in the measured part, so RSS growth after warm-up says whether troubles
+  already seen once keep costing memory;
 - a universe change every `--churn-every`: Upbit lists ten more coins in KRW (they leave the
   universe at the next refresh and are unsubscribed live) and the previous ten return (subscribed
   again). The service refreshes its universe every 60 s.
@@ -142,7 +143,8 @@ class Soak:
                "wal_bytes": wal.stat().st_size if wal.exists() else 0}
         if snapshot is not None:
             process, writer = snapshot.get("process", {}), snapshot.get("writer", {})
-            row.update(rss_mib=round(process.get("rss_bytes", 0) / 2**20, 1), open_fds=process.get("open_fds"),
+            row.update(rss_mib=round(process.get("rss_bytes", 0) / 2**20, 1), arrow_mib=round(process.get("arrow_bytes", 0) / 2**20, 1),
+                       open_fds=process.get("open_fds"),
                        threads=process.get("threads"), tasks=process.get("ingest_loop_tasks"),
                        spool_bytes=writer.get("spool_bytes"), rows_written=writer.get("rows_written"),
                        queued_rows=writer.get("queued_rows"),
@@ -186,10 +188,15 @@ class Soak:
         counts = self.sim_call("counts")
         self.service.send_signal(signal.SIGTERM)
         exit_code = self.service.wait(timeout=180)
-        with contextlib.closing(sqlite3.connect(self.store)) as conn:
-            stored = conn.execute("SELECT count(*) FROM trades").fetchone()[0]
-            duplicates = conn.execute("SELECT count(*) - count(DISTINCT exchange || market || symbol || trade_id) FROM trades"
-                                      ).fetchone()[0]
+        from recorder.store.embedded import EmbeddedStore
+        from recorder.store.query import connect
+
+        store = EmbeddedStore(self.store, create=False)
+        try:
+            [(stored, duplicates)] = connect(store).sql(
+                "SELECT count(*), count(*) - count(DISTINCT exchange || market || symbol || trade_id) FROM trades").fetchall()
+        finally:
+            store.close()
         return self.report(subscribe_s, subscribed, drained, counts, exit_code, stored, duplicates)
 
     def churn_applied(self, timeout: float) -> dict[str, list[str]]:

@@ -6,13 +6,14 @@ import json
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from extractor.json_records import record_texts, write_json_records, write_record_texts
 from extractor.timeparse import folder_stamp
 from recorder.markets import MARKETS
 from recorder.trade_row import TRADE_SCHEMA
@@ -32,20 +33,21 @@ def next_version(out_dir: Path, name: str) -> Path:
     return target
 
 
-def _json_records(table: pa.Table) -> list[dict]:
-    """Trades as JSON objects, timestamps as ISO 8601 UTC strings with nanoseconds, built column-wise."""
-    columns = []
-    for name in table.column_names:
-        column = table.column(name)
-        if pa.types.is_timestamp(column.type):
-            column = pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ")  # %S carries the nanoseconds
-        columns.append(column.to_pylist())
-    names = table.column_names
-    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
-
-
 def write_json(path: Path, value: object) -> None:
     path.write_text(json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def _write_raw(raw: Path, trades: pa.Table) -> None:
+    """`raw/<exchange>/<market>.json` for every market: the records are built once for the window, then selected."""
+    texts = record_texts(trades)
+    for spec in MARKETS:
+        mask = pc.and_(pc.equal(trades.column("exchange"), spec.exchange), pc.equal(trades.column("market"), spec.market))
+        (raw / spec.exchange).mkdir(parents=True, exist_ok=True)
+        path = raw / spec.exchange / f"{spec.market}.json"
+        if texts is None:
+            write_json_records(path, trades.filter(mask))
+        else:
+            write_record_texts(path, texts.filter(mask))
 
 
 def write_event(out_dir: Path, name: str, trades: pa.Table, metadata: dict, *, force: bool = False) -> Path:
@@ -58,11 +60,10 @@ def write_event(out_dir: Path, name: str, trades: pa.Table, metadata: dict, *, f
     trades = trades.cast(TRADE_SCHEMA)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir))
     try:
-        pq.write_table(trades, tmp / "trades.parquet", compression="zstd")
-        for spec in MARKETS:
-            mask = pc.and_(pc.equal(trades.column("exchange"), spec.exchange), pc.equal(trades.column("market"), spec.market))
-            (tmp / "raw" / spec.exchange).mkdir(parents=True, exist_ok=True)
-            (tmp / "raw" / spec.exchange / f"{spec.market}.json").write_bytes(msgspec.json.encode(_json_records(trades.filter(mask))))
+        with ThreadPoolExecutor(1, thread_name_prefix="event-parquet") as pool:  # Arrow lets go of the GIL: both cores work
+            parquet = pool.submit(pq.write_table, trades, tmp / "trades.parquet", compression="zstd")
+            _write_raw(tmp / "raw", trades)
+            parquet.result()
         final = out_dir / name if force else next_version(out_dir, name)
         metadata = {**metadata, "folder": final.name}
         write_json(tmp / "metadata.json", metadata)

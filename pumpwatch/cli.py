@@ -427,6 +427,118 @@ def demo_command(config: Config | None, workdir: Path | None, store_kind: str) -
     click.echo(f"\nreport: {result.report_dir / 'report.md'}\nchart:  {result.report_dir / 'report.png'}")
 
 
+def _embedded_store(config: Config, **kwargs):
+    """The config's existing embedded store (these commands work on its files); a QuestDB config or no store is a user error."""
+    if config.store.kind != "embedded":
+        raise UserError(f"this command works on the embedded store; the config names store.kind={config.store.kind}")
+    from recorder.store.embedded import EmbeddedStore
+
+    try:
+        return EmbeddedStore(config.data_path / config.store.embedded_file, retention_s=config.store.retention, create=False,
+                             **kwargs)
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from exc
+
+
+@cli.group("store")
+def store_group() -> None:
+    """The embedded store's trade files: convert an old store, seal, show figures."""
+
+
+@store_group.command("migrate")
+@config_option
+def store_migrate(config: Config) -> None:
+    """Convert the trades of an older SQLite store into Parquet parts (opening the store does it too), with progress."""
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"\rconverted {done:,} of {total:,} trades ({done / total:.0%})", err=True, nl=done == total)
+
+    store = _embedded_store(config, progress=progress)
+    try:
+        click.echo(f"{store.count_trades():,} trades in {store.sealed_dir} and {store.hot_dir}")
+    finally:
+        store.close()
+
+
+@store_group.command("compact")
+@config_option
+def store_compact(config: Config) -> None:
+    """Seal everything recorded so far into Parquet, the open hour included (files a running recorder holds open stay hot)."""
+    store = _embedded_store(config)
+    try:
+        sealed = store.compact()
+        left = store.hot_figures()
+    finally:
+        store.close()
+    click.echo(f"sealed {sealed:,} trades; {left.rows:,} trades remain hot in {left.files} files held open by running recorders")
+
+
+@store_group.command("stats")
+@config_option
+def store_stats(config: Config) -> None:
+    """Rows, bytes per trade, partitions, oldest and newest trade, hot tier size."""
+    from recorder.clock import iso_utc
+
+    store = _embedded_store(config)
+    try:
+        parts = store.sealed_parts()
+        hot = store.hot_figures()
+        unsealed = store.unsealed_trades().column("ts").cast("int64").to_pylist()
+    finally:
+        store.close()
+    sealed_rows = sum(part.rows for part in parts)
+    sealed_bytes = sum(part.path.stat().st_size for part in parts)
+    times = [t for part in parts for t in (part.min_ts, part.max_ts)] + unsealed
+    lines = [
+        ("trades", f"{sealed_rows + hot.rows:,} ({sealed_rows:,} sealed, {hot.rows:,} hot)"),
+        ("sealed", f"{sealed_bytes:,} bytes in {len(parts)} parts of {len({p.path.parent for p in parts})} hour partitions"),
+        ("bytes per trade", f"{sealed_bytes / sealed_rows:.1f} (sealed)" if sealed_rows else "-"),
+        ("oldest trade", iso_utc(min(times)) if times else "-"),
+        ("newest trade", iso_utc(max(times)) if times else "-"),
+        ("hot tier", f"{hot.files} files, {hot.bytes:,} bytes"),
+        ("folders", f"{store.sealed_dir}  {store.hot_dir}"),
+    ]
+    for name, value in lines:
+        click.echo(f"{name:16} {value}")
+
+
+@cli.command("sql")
+@config_option
+@click.argument("query")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "parquet"]), default="table", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="write here instead of stdout (parquet needs it)")
+def sql_command(config: Config, query: str, fmt: str, out: Path | None) -> None:
+    """Run DuckDB SQL over `trades` (sealed parts and hot tier, each trade once), coverage, gaps, notices, triggers."""
+    import duckdb
+
+    from recorder.store.query import connect
+
+    if fmt == "parquet" and out is None:
+        raise UserError("--format parquet needs --out FILE")
+    store = _embedded_store(config)
+    try:
+        relation = connect(store).sql(query)
+        if relation is None:
+            return
+        if fmt == "parquet":
+            relation.write_parquet(str(out))
+        elif fmt == "csv" and out is not None:
+            relation.write_csv(str(out))
+        else:
+            frame = relation.df()
+            text = frame.to_csv(index=False) if fmt == "csv" else frame.to_string(index=False) + "\n"
+            if out is not None:
+                out.write_text(text, encoding="utf-8")
+            else:
+                click.echo(text, nl=False)
+    except duckdb.Error as exc:
+        raise UserError(f"sql: {' '.join(str(exc).split())}") from exc
+    except OSError as exc:
+        raise UserError(f"sql: cannot write {out}: {exc.strerror or exc}") from exc
+    finally:
+        store.close()
+
+
 def main() -> None:
     cli(prog_name="pumpwatch")
 

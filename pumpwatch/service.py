@@ -39,7 +39,7 @@ from recorder.markets import MarketSpec
 from recorder.memory import release_free_memory
 from recorder.record import Recorder
 from recorder.store import open_store
-from recorder.store.base import Store
+from recorder.store.base import Store, StoreError
 from recorder.tls import client_ssl_context
 
 LOG = logging.getLogger(__name__)
@@ -50,6 +50,8 @@ LAG_CHECK_S = 10.0
 """how often the receive lag is checked against service.receive_lag_warn"""
 MEMORY_RELEASE_S = 60.0
 """how often freed heap goes back to the OS (glibc's per-thread arenas keep peaks from bursts otherwise)"""
+SEAL_S = 60.0
+"""how often the store seals its closed hot files (the embedded store's Parquet parts; QuestDB: nothing)"""
 PERIODIC = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
 """periodic jobs: one run at a time, a late run is still run once (no "missed by" warning, no burst of catch-up runs)"""
 
@@ -227,6 +229,7 @@ class Service:
         self.scheduler.add_job(self._refresh_universe, "interval", seconds=self.config.recorder.refresh_interval,
                                id="symbols-refresh", **PERIODIC)
         self.scheduler.add_job(self._retention, "interval", hours=1, id="retention", **PERIODIC)
+        self.scheduler.add_job(self._seal, "interval", seconds=SEAL_S, id="seal", **PERIODIC)
         self.scheduler.add_job(self.recorder.log_rates, "interval", seconds=self.config.service.rate_log_interval,
                                id="rate-log", **PERIODIC)
         self.scheduler.add_job(self.recorder.warn_receive_lag, "interval", seconds=LAG_CHECK_S, id="receive-lag", **PERIODIC)
@@ -275,6 +278,16 @@ class Service:
         dropped = await asyncio.to_thread(self.store.apply_retention, time.time_ns())
         if dropped:
             LOG.info("retention: dropped %d trades older than %s", dropped, self.config.store.retention)
+
+    async def _seal(self) -> None:
+        assert self.store is not None
+        try:
+            sealed = await asyncio.to_thread(self.store.seal, time.time_ns())
+        except StoreError as exc:  # the hot files stay and the next minute's seal takes them
+            LOG.error("%s", exc)
+            return
+        if sealed:
+            LOG.debug("sealed %d trades", sealed)
 
 
 def _watcher_ended(task: asyncio.Task) -> None:

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
+import pyarrow as pa
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -101,6 +102,7 @@ SECTION_METRICS: tuple[tuple[str, str, str, str], ...] = (
     ("alerts", "failed", "pumpwatch_alerts_failed_total", "alerts a sink never took, after every retry"),
     ("alerts", "retried", "pumpwatch_alert_retries_total", "alert attempts that failed and were retried"),
     ("process", "rss_bytes", "pumpwatch_process_rss_bytes", "resident memory"),
+    ("process", "arrow_bytes", "pumpwatch_process_arrow_bytes", "memory Arrow has allocated and not freed (trade batches, seals, reads)"),
     ("process", "open_fds", "pumpwatch_process_open_fds", "open file descriptors"),
     ("process", "threads", "pumpwatch_process_threads", "Python threads"),
     ("process", "ingest_loop_tasks", "pumpwatch_process_ingest_loop_tasks", "asyncio tasks on the ingest loop"),
@@ -181,4 +183,5 @@ def process_figures(ingest_loop: asyncio.AbstractEventLoop | None) -> dict:
             break
         except RuntimeError:
             continue
-    return {"pid": os.getpid(), "rss_bytes": rss, "open_fds": fds, "threads": threading.active_count(), "ingest_loop_tasks": tasks}
+    return {"pid": os.getpid(), "rss_bytes": rss, "arrow_bytes": pa.total_allocated_bytes(), "open_fds": fds,
+            "threads": threading.active_count(), "ingest_loop_tasks": tasks}

@@ -83,7 +83,9 @@ class StoreWriter:
 
     def add(self, sink: Sink, row: tuple) -> None:
         with self._lock:
-            rows = self._pending.setdefault(sink, [])
+            rows = self._pending.get(sink)
+            if rows is None:  # not `setdefault(sink, [])`: a list per trade made the collector run every 700 trades
+                rows = self._pending[sink] = []
             rows.append(row)
             if self._pending_since is None:
                 self._pending_since = time.monotonic()

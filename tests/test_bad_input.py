@@ -49,6 +49,7 @@ VALID = {
     "extract": ("--symbol", "TIA", "--at", "1700000000"),
     "pumpwatch analyze": ("{event}",),
     "pumpwatch listings parse": (),
+    "pumpwatch sql": ("SELECT 1",),
 }
 """arguments that are fine, so that a config row fails on the config and nothing else"""
 
@@ -128,6 +129,17 @@ ROWS: dict[str, tuple[Bad, ...]] = {
         Bad("--url not a URL", ("--config", "{good}", "--url", "notaurl")),
         Bad("--url with a bad port", ("--config", "{good}", "--url", "http://127.0.0.1:notaport/status")),
         Bad("--url not http", ("--config", "{good}", "--url", "ftp://127.0.0.1/status")),
+    ),
+    "pumpwatch store compact": (Bad("no store yet", ("--config", "{no_store}")),),
+    "pumpwatch store stats": (Bad("no store yet", ("--config", "{no_store}")),),
+    "pumpwatch store migrate": (Bad("no store yet", ("--config", "{no_store}")),),
+    "pumpwatch sql": (
+        Bad("not SQL", ("--config", "{good}", "SELEC nonsense")),
+        Bad("unknown table", ("--config", "{good}", "SELECT * FROM nosuch")),
+        Bad("parquet without --out", ("--config", "{good}", "--format", "parquet", "SELECT 1")),
+        Bad("--out names a folder", ("--config", "{good}", "--format", "csv", "--out", "{dir}", "SELECT 1")),
+        Bad("QUERY missing", ("--config", "{good}")),
+        Bad("no store yet", ("--config", "{no_store}", "SELECT 1")),
     ),
     "pumpwatch demo": (
         Bad("--dir names a file", ("--dir", "{file}")),

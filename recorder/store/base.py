@@ -130,4 +130,7 @@ class Store(Protocol):
     def apply_retention(self, now_ns: int) -> int:
         """Drop trades older than the retention; returns rows (or partitions) dropped where known."""
 
+    def seal(self, now_ns: int) -> int:
+        """Move recent trades into their long-term layout where the store has one step for it; returns rows moved."""
+
     def close(self) -> None: ...

@@ -268,6 +268,10 @@ class QuestDBStore:
                 return False
             time.sleep(0.02)
 
+    def seal(self, now_ns: int) -> int:
+        """Nothing to seal: QuestDB partitions and compresses on its own."""
+        return 0
+
     def apply_retention(self, now_ns: int) -> int:
         """QuestDB drops whole partitions by itself (the TTL set at start from store.retention); nothing to do here."""
         return 0

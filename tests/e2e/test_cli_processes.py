@@ -111,3 +111,35 @@ def test_a_second_run_or_record_on_the_same_data_directory_is_refused_naming_the
     finally:
         again.send_signal(signal.SIGTERM)
         again.wait(60)
+
+
+def test_two_recorders_with_data_directories_of_their_own_write_one_embedded_store(sims, tmp_path):
+    shared = tmp_path / "store" / "pumpwatch.sqlite"
+    processes = []
+    for name, market in (("a", "okx.spot"), ("b", "binance.futures")):
+        config = sims.write_config(tmp_path / f"{name}.yaml", tmp_path / name, store={"embedded_file": str(shared)})
+        processes.append(subprocess.Popen([*PUMPWATCH, "record", "--config", str(config), "--markets", market],
+                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    try:
+        eventually(lambda: shared.exists() and {r.exchange for r in EmbeddedStore(shared).read_coverage("okx", "spot", 0, 2**62)
+                                                + EmbeddedStore(shared).read_coverage("binance", "futures", 0, 2**62)}
+                   == {"okx", "binance"}, timeout=60, what="both recorders connected")
+        sims.run(sims.sim.pause)
+        sent = [t for market in ("okx.spot", "binance.futures") for t in sims.run(sims.sim.sent_trades, market)
+                if t["base"] not in ("BTC", "ETH")]
+        eventually(lambda: EmbeddedStore(shared).count_trades() >= len(sent), timeout=60,
+                   what=lambda: f"{len(sent)} sent trades stored (have {EmbeddedStore(shared).count_trades()})")
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        outputs = [process.communicate(timeout=60)[0] for process in processes]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+    assert [process.returncode for process in processes] == [0, 0], outputs
+    store = EmbeddedStore(shared)
+    assert store.compact() >= 0 and store.count_trades() == len(sent)
+    stored = [(row["exchange"], row["trade_id"]) for coin in {t["base"] for t in sent}
+              for row in store.read_window(coin, 0, 2**62).select(["exchange", "trade_id"]).to_pylist()]
+    assert len(stored) == len(set(stored)) == len(sent)
+    assert not (tmp_path / "a" / "pumpwatch.sqlite").exists() and (tmp_path / "b" / "pumpwatch.lock").exists()
