@@ -31,6 +31,8 @@ now = time.time_ns()
 store.write_trades([TradeRow(now, now, "binance", "spot", "TIA-USDT", "TIA", "USDT", "buy", 5.0, 2.0, 10.0, "1")])
 table = store.read_window("TIA", now - 1, now + 1)
 assert table.num_rows == 1 and table.column("price")[0].as_py() == 5.0, table
+assert store.seal(now + 3600 * 10**9) == 1  # the sealing child runs the installed package too
+assert store.read_window("TIA", now - 1, now + 1).num_rows == 1 and store.sealed_parts()
 print("round trip ok")
 """
 

@@ -24,7 +24,8 @@ SEAL_TIMEOUT_S = 600.0
 
 def seal_in_child(files: TradeFiles, timeout_s: float = SEAL_TIMEOUT_S) -> int:
     """Run one seal of `files`' store in a child process; rows sealed, or StoreError naming what went wrong."""
-    command = [sys.executable, "-m", "recorder.store.sealer", str(files.sealed), str(files.hot), str(files.lock_path)]
+    # -P: the working directory is not put on the path, so a folder named `recorder` there cannot stand in for this package
+    command = [sys.executable, "-P", "-m", "recorder.store.sealer", str(files.sealed), str(files.hot), str(files.lock_path)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired:
