@@ -375,6 +375,8 @@ class TradeFiles:
         with self._seal_lock(wait) as locked:
             if not locked:
                 return 0
+            for stale in self.sealed.glob("date=*/hour=*/.part-*.tmp"):  # a sealer killed mid-write; only sealers (locked) write them
+                stale.unlink(missing_ok=True)
             for hour, folder in sorted(partitions(self.hot).items()):
                 sealed += self._seal_partition(hour, folder)
         return sealed

@@ -31,3 +31,15 @@ def test_a_seal_that_fails_in_the_child_is_a_store_error_of_one_line(tmp_path):
         store.seal(time.time_ns() + 2 * ROTATE_NS)
     assert "sealing" in str(raised.value) and "\n" not in str(raised.value) and "Is a directory" in str(raised.value)
     assert store.count_trades() == 1  # nothing lost: the rows stay hot
+
+
+def test_a_part_left_half_written_by_a_killed_sealer_is_removed_by_the_next_seal(tmp_path):
+    store = EmbeddedStore(tmp_path / "s.sqlite")
+    store.write_trades([trade("AAA", T0, "1")])
+    store.compact()
+    folder = store.sealed_parts()[0].path.parent
+    stale = folder / ".part-1-2-3-deadbeef.parquet.tmp"
+    stale.write_bytes(b"PAR1 cut short")
+    store.write_trades([trade("BBB", T0, "2")])
+    assert store.seal(time.time_ns() + 2 * ROTATE_NS) == 1
+    assert not stale.exists() and store.count_trades() == 2
