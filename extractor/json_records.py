@@ -18,7 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-_S = 1_000_000_000
+from recorder.clock import S
+
 _CONTROL = r"[\x00-\x1f]"
 _DENSE_SECONDS = 1_000_000
 """a window spanning fewer seconds formats every second in it rather than sorting out the distinct ones"""
@@ -26,14 +27,14 @@ _DENSE_SECONDS = 1_000_000
 
 def _iso(column: pa.Array) -> pa.Array:
     """`2026-11-30T14:00:00.123456789Z`; each second is formatted once (a window holds few of them)."""
-    seconds, fraction = np.divmod(column.cast(pa.int64()).to_numpy(), _S)
+    seconds, fraction = np.divmod(column.cast(pa.int64()).to_numpy(), S)
     first, last = int(seconds.min()), int(seconds.max())
     if last - first < _DENSE_SECONDS:
         distinct, index = np.arange(first, last + 1), seconds - first
     else:
         distinct, index = np.unique(seconds, return_inverse=True)
     prefixes = pa.array([datetime.fromtimestamp(int(s), UTC).strftime("%Y-%m-%dT%H:%M:%S.") for s in distinct], pa.string())
-    nanoseconds = pc.utf8_slice_codeunits(pa.array(fraction + _S).cast(pa.string()), 1)  # 1xxxxxxxxx: zero-padded to 9
+    nanoseconds = pc.utf8_slice_codeunits(pa.array(fraction + S).cast(pa.string()), 1)  # 1xxxxxxxxx: zero-padded to 9
     return pc.binary_join_element_wise(prefixes.take(pa.array(index)), nanoseconds, "Z", "")
 
 

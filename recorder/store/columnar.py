@@ -112,9 +112,7 @@ def read_hot_file(path: Path) -> pa.Table:
             reader = ipc.open_stream(source)
             while True:
                 batches.append(reader.read_next_batch())
-        except StopIteration:
-            pass
-        except (OSError, pa.ArrowInvalid):  # a short message: the torn tail, never returned
+        except (StopIteration, OSError, pa.ArrowInvalid):  # the end, or a short message: the torn tail, never returned
             pass
         return pa.Table.from_batches(batches, schema=HOT_SCHEMA)
 
@@ -242,8 +240,7 @@ class TradeFiles:
             self._open.pop(hour).close()
 
     def close(self) -> None:
-        with self._lock:
-            self._rotate(None)
+        self.rotate(0, everything=True)
 
     # --- reading -------------------------------------------------------------------------------------
     def _consistent(self, read: Callable[[], pa.Table]) -> pa.Table:
@@ -399,12 +396,9 @@ class TradeFiles:
             if not taken:
                 return 0
             tables = []
-            for path, _ in taken:
+            for path, take in [(path, True) for path, _ in taken] + [(path, False) for path in live]:
                 table = read_hot_file(path)
-                tables.append(table.append_column("_take", pa.array(np.ones(table.num_rows, dtype=bool))))
-            for path in live:
-                table = read_hot_file(path)
-                tables.append(table.append_column("_take", pa.array(np.zeros(table.num_rows, dtype=bool))))
+                tables.append(table.append_column("_take", pa.array(np.full(table.num_rows, take))))
             rows = first_written(pa.concat_tables(tables))
             rows = self._not_sealed(rows.filter(rows.column("_take")).drop_columns(["_take"]))
             late = pc.greater_equal(pc.subtract(rows.column(WRITTEN), rows.column("ts").cast(pa.int64())), LATE_NS)

@@ -92,7 +92,7 @@ class EmbeddedStore:
             done += len(rows)
             if progress is not None:
                 progress(done, total)
-        self.files.seal(time.time_ns(), everything=True, wait=True)
+        self.compact()
         LOG.warning("converted %d trades into %s", done, self.sealed_dir)
         return done
 
